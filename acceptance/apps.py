@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class AcceptanceConfig(AppConfig):
+    name = "acceptance"
+    verbose_name = "Acceptance tests"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from acceptance import receivers  # noqa: F401  (connects the import hook)

@@ -1,0 +1,108 @@
+"""Shared fixtures: one per actor (viewer, reviewer, approver), API clients, examples."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mge_site.testing import ServiceMissing, configure_test_services
+
+# Before Django reads its settings: point them at the test PostgreSQL and Redis.
+try:
+    _SERVICE_NOTES = configure_test_services()
+except ServiceMissing as missing:
+    raise pytest.UsageError(str(missing)) from None
+
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+
+
+def pytest_report_header() -> list[str]:
+    return [f"services: DATABASE_URL={os.environ.get('DATABASE_URL', 'sqlite')} "
+            f"REDIS_URL={os.environ['REDIS_URL']}", *_SERVICE_NOTES]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _isolated_services(settings, tmp_path: Path) -> Iterator[None]:
+    """A flushed Redis test database and a private workspace root for every test."""
+    from mge_site.redis_connection import get_redis
+
+    settings.MGE_WORKSPACE_ROOT = tmp_path / "workspaces"
+    # Pages are rendered without a collectstatic run: plain storage, files from the apps.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.STATIC_ROOT = tmp_path / "static"
+    settings.STATIC_ROOT.mkdir()
+    settings.WHITENOISE_USE_FINDERS = True
+    client = get_redis()
+    client.flushdb()
+    yield
+    client.flushdb()
+    client.close()
+
+
+def _make_user(django_user_model, username: str, role: str | None):  # type: ignore[no-untyped-def]
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user(
+        username, f"{username}@example.com", "pw-" + username
+    )
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def viewer(db, django_user_model):  # type: ignore[no-untyped-def]
+    return _make_user(django_user_model, "vera_viewer", "viewer")
+
+
+@pytest.fixture
+def reviewer(db, django_user_model):  # type: ignore[no-untyped-def]
+    return _make_user(django_user_model, "rita_reviewer", "reviewer")
+
+
+@pytest.fixture
+def approver(db, django_user_model):  # type: ignore[no-untyped-def]
+    return _make_user(django_user_model, "abel_approver", "budget_approver")
+
+
+@pytest.fixture
+def nobody(db, django_user_model):  # type: ignore[no-untyped-def]
+    """Logged in, but in no group."""
+    return _make_user(django_user_model, "nora_nobody", None)
+
+
+@pytest.fixture
+def api_client_for() -> Callable:  # type: ignore[type-arg]
+    """An API client that authenticates with the user's real token."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def make(user) -> APIClient:  # type: ignore[no-untyped-def]
+        client = APIClient()
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def example_text() -> Callable[[str], str]:
+    def read(name: str) -> str:
+        return (EXAMPLES_DIR / f"{name}.md").read_text(encoding="utf-8")
+
+    return read
+
+
+@pytest.fixture
+def imported(db, example_text):  # type: ignore[no-untyped-def]
+    """Import an example masterplan by name: `imported("slugkit")`."""
+    from execution.actions import import_masterplan
+
+    return lambda name: import_masterplan(example_text(name))

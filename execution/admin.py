@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from execution.models import Atom, AtomDependency, MasterPlan, Milestone, Phase, Task, Wave
+
+
+class PhaseInline(admin.TabularInline):
+    model = Phase
+    fields = ["position", "name", "description"]
+    extra = 0
+    show_change_link = True
+
+
+class WaveInline(admin.TabularInline):
+    model = Wave
+    fields = ["number", "status", "atom_count", "completed_count", "failed_count"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False  # waves are planned from the dependency graph, not typed in
+
+
+@admin.register(MasterPlan)
+class MasterPlanAdmin(admin.ModelAdmin):
+    list_display = ["name", "status", "budget_soft_cap_usd", "budget_hard_cap_usd", "created_at"]
+    list_filter = ["status", "created_at"]
+    search_fields = ["name", "summary", "id"]
+    readonly_fields = ["id", "workspace_path", "created_by", "created_at", "updated_at"]
+    inlines = [PhaseInline, WaveInline]
+    date_hierarchy = "created_at"
+
+
+class MilestoneInline(admin.TabularInline):
+    model = Milestone
+    fields = ["position", "name", "description"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Phase)
+class PhaseAdmin(admin.ModelAdmin):
+    list_display = ["name", "masterplan", "position"]
+    list_select_related = ["masterplan"]
+    search_fields = ["name", "masterplan__name"]
+    inlines = [MilestoneInline]
+
+
+class TaskInline(admin.TabularInline):
+    model = Task
+    fields = ["position", "name", "description"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Milestone)
+class MilestoneAdmin(admin.ModelAdmin):
+    list_display = ["name", "phase", "position"]
+    list_select_related = ["phase"]
+    search_fields = ["name", "phase__name"]
+    inlines = [TaskInline]
+
+
+class AtomInline(admin.TabularInline):
+    model = Atom
+    fields = ["name", "file_path", "language", "complexity", "status"]
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False  # atoms come from an imported document
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = ["name", "milestone", "position"]
+    list_select_related = ["milestone"]
+    search_fields = ["name", "milestone__name"]
+    inlines = [AtomInline]
+
+
+class DependencyInline(admin.TabularInline):
+    model = AtomDependency
+    fk_name = "atom"
+    fields = ["depends_on", "kind"]
+    raw_id_fields = ["depends_on"]
+    extra = 0
+
+
+@admin.register(Atom)
+class AtomAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "masterplan",
+        "wave",
+        "language",
+        "complexity",
+        "status",
+        "attempts",
+        "cost_usd",
+    ]
+    list_filter = ["status", "language", "complexity", "masterplan"]
+    list_select_related = ["masterplan", "wave"]
+    search_fields = ["name", "file_path", "masterplan__name"]
+    readonly_fields = [
+        "id",
+        "masterplan",
+        "task",
+        "wave",
+        "generated_code",
+        "cost_usd",
+        "execution_time_seconds",
+        "started_at",
+        "finished_at",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [DependencyInline]
+
+
+@admin.register(Wave)
+class WaveAdmin(admin.ModelAdmin):
+    list_display = [
+        "masterplan",
+        "number",
+        "status",
+        "atom_count",
+        "completed_count",
+        "failed_count",
+    ]
+    list_filter = ["status"]
+    list_select_related = ["masterplan"]
+    search_fields = ["masterplan__name"]

@@ -1,0 +1,261 @@
+"""The masterplan API: import, list, read, delete; the tree, atoms and waves read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from execution.actions import MasterPlanBusyError, delete_masterplan, import_masterplan
+from execution.masterplan_format import MasterPlanFormatError
+from execution.models import Atom, MasterPlan, Milestone, Phase, Task, Wave
+
+
+class InvalidMasterPlanDocument(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_document"
+
+    def __init__(self, error: MasterPlanFormatError) -> None:
+        count = len(error.problems)
+        self.detail = {  # type: ignore[assignment]
+            "detail": f"The masterplan document has {count} problem{'s' * (count != 1)}: "
+            + "; ".join(str(problem) for problem in error.problems),
+            "errors": [
+                {"line": problem.line, "message": problem.message} for problem in error.problems
+            ],
+        }
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class WaveSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Wave
+        fields = ["id", "number", "status", "atom_count", "completed_count", "failed_count"]
+
+
+class MasterPlanSerializer(serializers.ModelSerializer):
+    atom_total = serializers.IntegerField(read_only=True)
+    atom_completed = serializers.IntegerField(read_only=True)
+    cost_total_usd = serializers.DecimalField(
+        max_digits=14, decimal_places=6, read_only=True, default=0
+    )
+
+    class Meta:
+        model = MasterPlan
+        fields = [
+            "id",
+            "name",
+            "summary",
+            "status",
+            "status_reason",
+            "budget_soft_cap_usd",
+            "budget_hard_cap_usd",
+            "cost_paused_at",
+            "default_model",
+            "options",
+            "atom_total",
+            "atom_completed",
+            "cost_total_usd",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class MasterPlanDetailSerializer(MasterPlanSerializer):
+    waves = WaveSummarySerializer(many=True, read_only=True)
+    requirement_count = serializers.SerializerMethodField()
+
+    class Meta(MasterPlanSerializer.Meta):
+        fields = [*MasterPlanSerializer.Meta.fields, "workspace_path", "waves", "requirement_count"]
+        read_only_fields = fields
+
+    def get_requirement_count(self, masterplan: MasterPlan) -> dict[str, int]:
+        counts = {"must": 0, "should": 0}
+        for requirement in masterplan.requirements.all():
+            counts[requirement.priority] += 1
+        return counts
+
+
+class MasterPlanImportSerializer(serializers.Serializer):
+    document = serializers.CharField(
+        required=False, trim_whitespace=False, help_text="The masterplan document (markdown)."
+    )
+    file = serializers.FileField(required=False, help_text="Or the document as a file upload.")
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if ("document" in data) == ("file" in data):
+            raise serializers.ValidationError(
+                "Send the masterplan either as 'document' (text) or as 'file' (upload), not both."
+            )
+        if "file" in data:
+            try:
+                data["document"] = data.pop("file").read().decode("utf-8")
+            except UnicodeDecodeError:
+                raise serializers.ValidationError(
+                    {"file": "The file is not UTF-8 text; save the masterplan as UTF-8."}
+                ) from None
+        return data
+
+
+class MasterPlanViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Masterplans. Create imports a document; delete removes the plan and its workspace."""
+
+    filterset_fields = ["status"]
+
+    def get_queryset(self) -> QuerySet[MasterPlan]:
+        queryset = MasterPlan.objects.with_progress()
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related("waves", "requirements")
+        return queryset
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        if self.action == "create":
+            return MasterPlanImportSerializer
+        if self.action == "retrieve":
+            return MasterPlanDetailSerializer
+        return MasterPlanSerializer
+
+    @extend_schema(
+        request=MasterPlanImportSerializer,
+        responses={201: MasterPlanDetailSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        incoming = MasterPlanImportSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            masterplan = import_masterplan(
+                incoming.validated_data["document"], created_by=request.user
+            )
+        except MasterPlanFormatError as error:
+            raise InvalidMasterPlanDocument(error) from None
+        created = (
+            self.get_queryset().prefetch_related("waves", "requirements").get(pk=masterplan.pk)
+        )
+        return Response(MasterPlanDetailSerializer(created).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: MasterPlan) -> None:
+        try:
+            delete_masterplan(instance.pk)
+        except MasterPlanBusyError as error:
+            raise Conflict(str(error)) from None
+
+
+class PhaseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Phase
+        fields = ["id", "masterplan", "name", "description", "position"]
+
+
+class MilestoneSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Milestone
+        fields = ["id", "phase", "name", "description", "position"]
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Task
+        fields = ["id", "milestone", "name", "description", "position"]
+
+
+class AtomSerializer(serializers.ModelSerializer):
+    depends_on = serializers.SerializerMethodField()
+    wave_number = serializers.IntegerField(source="wave.number", allow_null=True, default=None)
+
+    class Meta:
+        model = Atom
+        fields = [
+            "id",
+            "masterplan",
+            "task",
+            "wave",
+            "wave_number",
+            "name",
+            "description",
+            "file_path",
+            "language",
+            "complexity",
+            "status",
+            "attempts",
+            "max_attempts",
+            "last_error",
+            "cost_usd",
+            "execution_time_seconds",
+            "depends_on",
+            "source_line",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_depends_on(self, atom: Atom) -> list[dict[str, str]]:
+        return [
+            {"atom": str(dependency.depends_on_id), "kind": dependency.kind}
+            for dependency in atom.dependencies.all()
+        ]
+
+
+class WaveSerializer(WaveSummarySerializer):
+    class Meta(WaveSummarySerializer.Meta):
+        fields = [*WaveSummarySerializer.Meta.fields, "masterplan", "started_at", "finished_at"]
+
+
+class TaskFilter(django_filters.FilterSet):
+    masterplan = django_filters.UUIDFilter(field_name="milestone__phase__masterplan")
+
+    class Meta:
+        model = Task
+        fields = ["masterplan", "milestone"]
+
+
+class MilestoneFilter(django_filters.FilterSet):
+    masterplan = django_filters.UUIDFilter(field_name="phase__masterplan")
+
+    class Meta:
+        model = Milestone
+        fields = ["masterplan", "phase"]
+
+
+class PhaseViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Phase.objects.all()
+    serializer_class = PhaseSerializer
+    filterset_fields = ["masterplan"]
+
+
+class MilestoneViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Milestone.objects.all()
+    serializer_class = MilestoneSerializer
+    filterset_class = MilestoneFilter
+
+
+class TaskViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Task.objects.all()
+    serializer_class = TaskSerializer
+    filterset_class = TaskFilter
+
+
+class AtomViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Atom.objects.select_related("wave").prefetch_related("dependencies")
+    serializer_class = AtomSerializer
+    filterset_fields = ["masterplan", "task", "wave", "status", "language", "complexity"]
+
+
+class WaveViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Wave.objects.all()
+    serializer_class = WaveSerializer
+    filterset_fields = ["masterplan", "status"]

@@ -1,0 +1,8 @@
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+# Sent inside the import transaction with `masterplan` and `document` (the parsed
+# MasterPlanDocument). Receivers that raise MasterPlanFormatError reject the import and
+# roll it back whole; this is how apps that build on execution add their rows.
+masterplan_imported = Signal()

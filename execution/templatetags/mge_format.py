@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def percent_of(value: Decimal | int | None, total: Decimal | int | None) -> str:
+    """`value` as a percentage of `total`, clamped to 0–100, for CSS widths."""
+    if not total or value is None:
+        return "0"
+    share = Decimal(value) * 100 / Decimal(total)
+    return f"{min(max(share, Decimal(0)), Decimal(100)):.1f}"
+
+
+@register.filter
+def budget_state(spent: Decimal | None, masterplan: object) -> str:
+    """ok below the soft cap, warning from it, critical at the hard cap."""
+    spent = spent or Decimal(0)
+    if spent >= masterplan.budget_hard_cap_usd:  # type: ignore[attr-defined]
+        return "critical"
+    if spent >= masterplan.budget_soft_cap_usd:  # type: ignore[attr-defined]
+        return "warning"
+    return "ok"
+
+
+@register.filter
+def words(value: str) -> str:
+    """`paused_budget` → `paused budget`."""
+    return str(value).replace("_", " ")
+
+
+@register.filter
+def get_item(mapping: dict[str, object], key: str) -> object:
+    return mapping.get(key)

@@ -1,0 +1,118 @@
+"""A reviewer's first visit, in the real Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from execution.models import MasterPlan
+from execution.tests.test_masterplan_format import MINIMAL, replace_in
+from mge_site.testing import in_ci
+
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        CHROMIUM is None and not in_ci(),
+        reason="Debian's chromium is not installed (make test installs it where it can)",
+    ),
+]
+
+
+@pytest.fixture
+def page(monkeypatch, tmp_path) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls
+    # are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    assert CHROMIUM, "chromium is required under CI"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        yield page
+        page.screenshot(path=str(tmp_path / "last-page.png"), full_page=True)
+        browser.close()
+
+
+def log_in(page, live_server, user) -> None:
+    page.goto(f"{live_server.url}/")
+    assert "/accounts/login/" in page.url
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", f"pw-{user.username}")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+
+
+# serialized_rollback: a transactional test flushes the roles the data migration made.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_reviewer_logs_in_browses_the_examples_and_uploads_a_plan(
+    page, live_server, reviewer, imported, tmp_path
+):
+    for name in ("slugkit", "typed-event-bus", "inventory-service"):
+        imported(name)
+    log_in(page, live_server, reviewer)
+
+    names = page.locator("table.list tbody td:first-child a").all_inner_texts()
+    assert sorted(names) == ["inventory-service", "slugkit", "typed-event-bus"]
+
+    page.click("text=slugkit")
+    page.wait_for_selector("h1:has-text('slugkit')")
+    assert page.locator(".waves li").count() == 4
+    assert page.locator(".requirements li").count() == 7
+
+    # The status filter swaps the atoms table in place (htmx) and keeps the URL shareable.
+    page.locator("#atoms").evaluate("table => table.dataset.original = 'yes'")
+    page.click(".filters >> text=pending (6)")
+    page.wait_for_url("**/?status=pending")
+    assert page.locator("#atoms tbody tr").count() == 6
+    assert page.evaluate("document.querySelector('h1') !== null")
+
+    bad = tmp_path / "broken.md"
+    bad.write_text(replace_in(MINIMAL, "depends_on: [a]", "depends_on: [ghost]"))
+    page.click("nav >> text=Upload")
+    page.set_input_files("input[name=file]", str(bad))
+    page.click("button:has-text('Import')")
+    problems = page.locator(".problems")
+    problems.wait_for()
+    assert "line 21: atom 'b' depends on unknown atom 'ghost'" in problems.inner_text()
+    assert "/masterplans/new/" in page.url
+
+    good = tmp_path / "uploaded.md"
+    good.write_text(replace_in(MINIMAL, "name: tiny", "name: uploaded-in-the-browser"))
+    page.set_input_files("input[name=file]", str(good))
+    page.click("button:has-text('Import')")
+    page.wait_for_selector("h1:has-text('uploaded-in-the-browser')")
+    created = MasterPlan.objects.get(name="uploaded-in-the-browser")
+    assert page.url.endswith(f"/masterplans/{created.pk}/")
+    assert "Imported masterplan 'uploaded-in-the-browser'" in page.inner_text("main")
+
+
+# serialized_rollback: a transactional test flushes the roles the data migration made.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_pages_load_no_asset_from_another_host(page, live_server, viewer, imported):
+    imported("slugkit")
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    log_in(page, live_server, viewer)
+    page.click("text=slugkit")
+    page.wait_for_selector("h1:has-text('slugkit')")
+    assert requested
+    assert all(url.startswith(live_server.url) for url in requested), requested
+    assert page.evaluate("typeof htmx") == "object"
+    assert os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE") == "true"

@@ -1,0 +1,104 @@
+"""HTMX pages: the masterplan list, a masterplan's detail, and the upload form."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from execution.actions import MasterPlanBusyError, delete_masterplan, import_masterplan
+from execution.export import export_masterplan
+from execution.forms import MasterPlanUploadForm
+from execution.masterplan_format import MasterPlanFormatError
+from execution.models import Atom, MasterPlan, Milestone, Phase, Task
+
+
+@login_required
+@permission_required("execution.view_masterplan", raise_exception=True)
+def masterplan_list(request: HttpRequest) -> HttpResponse:
+    masterplans = MasterPlan.objects.with_progress()
+    return render(request, "execution/masterplan_list.html", {"masterplans": masterplans})
+
+
+@login_required
+@permission_required("execution.view_masterplan", raise_exception=True)
+def masterplan_detail(request: HttpRequest, masterplan_id: str) -> HttpResponse:
+    masterplan = get_object_or_404(MasterPlan.objects.with_progress(), pk=masterplan_id)
+    atoms = masterplan.atoms.select_related("wave", "task").order_by("wave__number", "source_line")
+    status_filter = request.GET.get("status", "")
+    if status_filter in Atom.Status.values:
+        atoms = atoms.filter(status=status_filter)
+    else:
+        status_filter = ""
+    context = {"masterplan": masterplan, "atoms": atoms, "status_filter": status_filter}
+    if request.htmx and request.htmx.target == "atoms":
+        return render(request, "execution/_atoms_table.html", context)
+    phases = Phase.objects.filter(masterplan=masterplan).prefetch_related(
+        Prefetch(
+            "milestones",
+            Milestone.objects.prefetch_related(
+                Prefetch("tasks", Task.objects.prefetch_related("atoms"))
+            ),
+        )
+    )
+    context |= {
+        "phases": phases,
+        "waves": masterplan.waves.all(),
+        "requirements": masterplan.requirements.all(),
+        "status_counts": Counter(masterplan.atoms.values_list("status", flat=True)),
+        "atom_statuses": Atom.Status.values,
+    }
+    return render(request, "execution/masterplan_detail.html", context)
+
+
+@login_required
+@permission_required("execution.view_masterplan", raise_exception=True)
+def masterplan_document(request: HttpRequest, masterplan_id: str) -> HttpResponse:
+    masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
+    response = HttpResponse(
+        export_masterplan(masterplan), content_type="text/markdown; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="masterplan-{masterplan.pk}.md"'
+    return response
+
+
+@login_required
+@permission_required("execution.add_masterplan", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def masterplan_upload(request: HttpRequest) -> HttpResponse:
+    posted = request.method == "POST"
+    form = MasterPlanUploadForm(request.POST, request.FILES) if posted else MasterPlanUploadForm()
+    problems: list[str] = []
+    if posted and form.is_valid():
+        try:
+            masterplan = import_masterplan(form.cleaned_data["document"], created_by=request.user)
+        except MasterPlanFormatError as error:
+            problems = [str(problem) for problem in error.problems]
+        else:
+            messages.success(request, f"Imported masterplan {masterplan.name!r}.")
+            url = reverse("execution:masterplan-detail", args=[masterplan.pk])
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    template = "execution/_upload_form.html" if request.htmx else "execution/masterplan_upload.html"
+    status = 422 if posted else 200
+    return render(request, template, {"form": form, "problems": problems}, status=status)
+
+
+@login_required
+@permission_required("execution.delete_masterplan", raise_exception=True)
+@require_POST
+def masterplan_delete(request: HttpRequest, masterplan_id: str) -> HttpResponse:
+    masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
+    try:
+        delete_masterplan(masterplan.pk)
+    except MasterPlanBusyError as error:
+        messages.error(request, str(error))
+        return redirect("execution:masterplan-detail", masterplan_id=masterplan.pk)
+    messages.success(request, f"Deleted masterplan {masterplan.name!r}.")
+    return redirect("execution:masterplan-list")

@@ -1,0 +1,32 @@
+"""`/api/v2/`: every app's API endpoints under one router, plus the OpenAPI schema."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from acceptance.api import RequirementViewSet
+from execution.api import (
+    AtomViewSet,
+    MasterPlanViewSet,
+    MilestoneViewSet,
+    PhaseViewSet,
+    TaskViewSet,
+    WaveViewSet,
+)
+
+router = DefaultRouter()
+router.register("masterplans", MasterPlanViewSet, basename="masterplan")
+router.register("phases", PhaseViewSet)
+router.register("milestones", MilestoneViewSet)
+router.register("tasks", TaskViewSet)
+router.register("atoms", AtomViewSet)
+router.register("waves", WaveViewSet)
+router.register("requirements", RequirementViewSet)
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,13 @@
+"""Periodic jobs run by the scheduler process (`manage.py rqcron mge_site.cron`).
+
+Apps register their periodic jobs here with `rq.cron.register(func, queue_name=…,
+interval=…)` (seconds).
+"""
+
+from __future__ import annotations
+
+from rq import cron
+
+from execution.maintenance import remove_orphan_workspaces
+
+cron.register(remove_orphan_workspaces, queue_name="default", interval=3600)

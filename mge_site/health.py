@@ -1,0 +1,58 @@
+"""`GET /healthz`: can this process reach its database and Redis right now?"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from redis.exceptions import RedisError
+from rq import Worker
+
+from mge_site.redis_connection import get_redis
+
+
+def _check_database() -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as error:  # any driver error means "unreachable" to a probe
+        return {"ok": False, "error": str(error).strip()}
+    return {
+        "ok": True,
+        "vendor": connection.vendor,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+    }
+
+
+def _check_redis() -> dict[str, Any]:
+    started = time.perf_counter()
+    client = get_redis(timeout_seconds=1.0)
+    try:
+        client.ping()
+        workers = Worker.count(connection=client)
+    except RedisError as error:
+        return {"ok": False, "error": str(error)}
+    finally:
+        client.close()
+    return {
+        "ok": True,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+        "rq_workers": workers,
+    }
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = {"database": _check_database(), "redis": _check_redis()}
+    healthy = all(check["ok"] for check in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "unhealthy", "checks": checks},
+        status=200 if healthy else 503,
+    )

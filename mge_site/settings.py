@@ -1,0 +1,225 @@
+"""Settings of the MGE V2 control plane, configured by the environment.
+
+Every variable is listed with its default in `.env.example` and the README; a bad
+value stops start-up with a message naming the variable (see `mge_site.env`).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from mge_site.env import (
+    env_bool,
+    env_choice,
+    env_decimal,
+    env_json_object,
+    env_list,
+    env_optional_str,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+# --- Django basics ---------------------------------------------------------------
+
+DEV_SECRET_KEY = "dev-only-insecure-key-never-use-in-production"
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1", "testserver"}
+if SECRET_KEY == DEV_SECRET_KEY and not set(ALLOWED_HOSTS) <= _LOCAL_HOSTS:
+    # Serving a non-local host means production: the published dev key would let anyone
+    # forge sessions and password-reset tokens.
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be set when DJANGO_ALLOWED_HOSTS names a non-local host."
+    )
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_rq",
+    "django_htmx",
+    "django_prometheus",
+    "execution",
+    "acceptance",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "mge_site.urls"
+WSGI_APPLICATION = "mge_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "mge_site.context_processors.site",
+            ],
+        },
+    },
+]
+
+# --- Database ----------------------------------------------------------------------
+
+_database_url = env_optional_str("DATABASE_URL")
+if _database_url:
+    try:
+        DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+    except ValueError as error:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a usable database URL: {error}") from None
+else:
+    VAR_DIR.mkdir(exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "mge.sqlite3",
+            # Web, worker and scheduler share the file: wait for a lock instead of failing.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis and RQ ------------------------------------------------------------------
+
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"REDIS_URL={REDIS_URL!r} must start with redis://, rediss://.")
+
+RQ_QUEUES = {
+    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in ("default", "waves", "tests")
+}
+# Enqueue only after the transaction that created the rows commits, so a worker never
+# looks for a row that does not exist yet.
+RQ = {"COMMIT_MODE": "on_db_commit"}
+
+# --- Auth, i18n, static ------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "execution:masterplan-list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# An uploaded masterplan may be up to 1 MiB; the request limit sits above it so the
+# importer, not Django, answers an oversize document with a message that says so.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- API ---------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    # Token first: an anonymous API call then gets 401 with a WWW-Authenticate header.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["mge_site.permissions.RoleModelPermissions"],
+    "DEFAULT_PAGINATION_CLASS": "mge_site.pagination.PageNumberPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MGE V2 control plane API",
+    "DESCRIPTION": "Masterplans, atoms, waves and requirements. See docs/api.md.",
+    "VERSION": "2",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "ENUM_NAME_OVERRIDES": {
+        "MasterPlanStatusEnum": "execution.models.MasterPlan.Status",
+        "AtomStatusEnum": "execution.models.Atom.Status",
+        "WaveStatusEnum": "execution.models.Wave.Status",
+    },
+}
+
+# --- MGE ---------------------------------------------------------------------------
+
+MGE_LLM_PROVIDER = env_choice(
+    "MGE_LLM_PROVIDER",
+    "anthropic" if env_optional_str("ANTHROPIC_API_KEY") else "offline",
+    ("anthropic", "offline"),
+)
+MGE_MODEL_BY_COMPLEXITY: dict[str, str] = env_json_object(
+    "MGE_MODEL_BY_COMPLEXITY",
+    {"low": "claude-haiku-4-5", "medium": "claude-sonnet-4-5", "high": "claude-opus-4-5"},
+)
+if set(MGE_MODEL_BY_COMPLEXITY) != {"low", "medium", "high"} or not all(
+    isinstance(model, str) and model for model in MGE_MODEL_BY_COMPLEXITY.values()
+):
+    raise ImproperlyConfigured(
+        "MGE_MODEL_BY_COMPLEXITY must map exactly low, medium and high to model names."
+    )
+MGE_WORKSPACE_ROOT = Path(env_str("MGE_WORKSPACE_ROOT", str(VAR_DIR / "workspaces"))).resolve()
+MGE_BUDGET_HARD_CAP_USD = env_decimal("MGE_BUDGET_HARD_CAP_USD", Decimal("200"), minimum=Decimal(0))
+MGE_BUDGET_SOFT_CAP_RATIO = env_decimal(
+    "MGE_BUDGET_SOFT_CAP_RATIO", Decimal("0.7"), minimum=Decimal(0), maximum=Decimal(1)
+)
+MGE_MASTERPLAN_MAX_BYTES = 1024 * 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("MGE_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+    },
+}

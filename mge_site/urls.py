@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from mge_site.health import healthz
+
+urlpatterns = [
+    path("", include("execution.urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/v2/", include(("mge_site.api", "api"))),
+    path("healthz", healthz, name="healthz"),
+    path("", include("django_prometheus.urls")),
+]
+
+admin.site.site_header = "MGE V2 control plane"
+admin.site.site_title = "MGE V2 admin"
