@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from mge_site.testing import ServiceMissing, configure_test_services
-
-# Before Django reads its settings: point them at the test PostgreSQL and Redis.
-try:
-    _SERVICE_NOTES = configure_test_services()
-except ServiceMissing as missing:
-    raise pytest.UsageError(str(missing)) from None
-
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
-
-
-def pytest_report_header() -> list[str]:
-    return [f"services: DATABASE_URL={os.environ.get('DATABASE_URL', 'sqlite')} "
-            f"REDIS_URL={os.environ['REDIS_URL']}", *_SERVICE_NOTES]  # fmt: skip
 
 
 @pytest.fixture(autouse=True)

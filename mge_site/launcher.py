@@ -64,13 +64,15 @@ def main() -> int:
             return honcho.wait()
         except KeyboardInterrupt:
             # Ctrl-C reached honcho too (same process group); let it stop its children.
+            # Stopping is what the user asked for, so it is a success.
             honcho.send_signal(signal.SIGINT)
-            return honcho.wait()
+            honcho.wait()
+            return 0
     except subprocess.CalledProcessError as error:
         print(f"Set-up step failed: {' '.join(error.cmd[1:])}", file=sys.stderr)
         return error.returncode or 1
     except KeyboardInterrupt:
-        return 130
+        return 0
     finally:
         if embedded:
             embedded.stop()

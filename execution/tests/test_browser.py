@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from django.db import connections
 
 from execution.models import MasterPlan
 from execution.tests.test_masterplan_format import MINIMAL, replace_in
@@ -48,6 +49,9 @@ def page(monkeypatch, tmp_path) -> Iterator:
         yield page
         page.screenshot(path=str(tmp_path / "last-page.png"), full_page=True)
         browser.close()
+        # ORM calls made while Playwright's loop is active keep their connection in that
+        # context's storage; close it here, or the test database cannot be dropped.
+        connections.close_all()
 
 
 def log_in(page, live_server, user) -> None:

@@ -78,6 +78,7 @@ def test_launcher_serves_runs_a_worker_and_stops_everything_on_ctrl_c(tmp_path):
         finally:
             if group_alive(launcher.pid):
                 os.killpg(launcher.pid, signal.SIGKILL)
+    assert launcher.returncode == 0
     output = launcher.stdout.read()
     assert f"MGE V2 control plane: http://127.0.0.1:{port}/" in output
     assert "Log in as 'demo' with password" in output
