@@ -1,4 +1,9 @@
-"""Shared fixtures: one per actor (viewer, reviewer, approver), API clients, examples."""
+"""Shared fixtures: one per actor (viewer, reviewer, approver), API clients, examples.
+
+A test that needs real transactions (`django_db(transaction=True)`) must also pass
+`serialized_rollback=True`: its flush would otherwise drop the roles the data migrations
+made and renumber content types under the tests that follow.
+"""
 
 from __future__ import annotations
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 from django.contrib import admin
 
 from acceptance.models import Requirement
+from execution.admin import ImportedOnly
 
 
 @admin.register(Requirement)
-class RequirementAdmin(admin.ModelAdmin):
+class RequirementAdmin(ImportedOnly, admin.ModelAdmin):
     list_display = ["short_text", "priority", "masterplan", "source_line"]
     list_filter = ["priority", "masterplan"]
     list_select_related = ["masterplan"]

@@ -5,26 +5,31 @@ from django.contrib import admin
 from execution.models import Atom, AtomDependency, MasterPlan, Milestone, Phase, Task, Wave
 
 
-class PhaseInline(admin.TabularInline):
+class ImportedOnly:
+    """Plans come from documents (upload, API, `mge import`): the import validates paths,
+    dependencies and cycles and plans the waves, which an admin form would bypass."""
+
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+class PhaseInline(ImportedOnly, admin.TabularInline):
     model = Phase
     fields = ["position", "name", "description"]
     extra = 0
     show_change_link = True
 
 
-class WaveInline(admin.TabularInline):
+class WaveInline(ImportedOnly, admin.TabularInline):
     model = Wave
     fields = ["number", "status", "atom_count", "completed_count", "failed_count"]
     readonly_fields = fields
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return False  # waves are planned from the dependency graph, not typed in
-
 
 @admin.register(MasterPlan)
-class MasterPlanAdmin(admin.ModelAdmin):
+class MasterPlanAdmin(ImportedOnly, admin.ModelAdmin):
     list_display = ["name", "status", "budget_soft_cap_usd", "budget_hard_cap_usd", "created_at"]
     list_filter = ["status", "created_at"]
     search_fields = ["name", "summary", "id"]
@@ -33,7 +38,7 @@ class MasterPlanAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
 
 
-class MilestoneInline(admin.TabularInline):
+class MilestoneInline(ImportedOnly, admin.TabularInline):
     model = Milestone
     fields = ["position", "name", "description"]
     extra = 0
@@ -41,14 +46,14 @@ class MilestoneInline(admin.TabularInline):
 
 
 @admin.register(Phase)
-class PhaseAdmin(admin.ModelAdmin):
+class PhaseAdmin(ImportedOnly, admin.ModelAdmin):
     list_display = ["name", "masterplan", "position"]
     list_select_related = ["masterplan"]
     search_fields = ["name", "masterplan__name"]
     inlines = [MilestoneInline]
 
 
-class TaskInline(admin.TabularInline):
+class TaskInline(ImportedOnly, admin.TabularInline):
     model = Task
     fields = ["position", "name", "description"]
     extra = 0
@@ -56,14 +61,14 @@ class TaskInline(admin.TabularInline):
 
 
 @admin.register(Milestone)
-class MilestoneAdmin(admin.ModelAdmin):
+class MilestoneAdmin(ImportedOnly, admin.ModelAdmin):
     list_display = ["name", "phase", "position"]
     list_select_related = ["phase"]
     search_fields = ["name", "phase__name"]
     inlines = [TaskInline]
 
 
-class AtomInline(admin.TabularInline):
+class AtomInline(ImportedOnly, admin.TabularInline):
     model = Atom
     fields = ["name", "file_path", "language", "complexity", "status"]
     readonly_fields = fields
@@ -71,28 +76,26 @@ class AtomInline(admin.TabularInline):
     show_change_link = True
     can_delete = False
 
-    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return False  # atoms come from an imported document
-
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(ImportedOnly, admin.ModelAdmin):
     list_display = ["name", "milestone", "position"]
     list_select_related = ["milestone"]
     search_fields = ["name", "milestone__name"]
     inlines = [AtomInline]
 
 
-class DependencyInline(admin.TabularInline):
+class DependencyInline(ImportedOnly, admin.TabularInline):
     model = AtomDependency
     fk_name = "atom"
     fields = ["depends_on", "kind"]
-    raw_id_fields = ["depends_on"]
+    readonly_fields = fields
     extra = 0
+    can_delete = False  # the waves were planned from these edges
 
 
 @admin.register(Atom)
-class AtomAdmin(admin.ModelAdmin):
+class AtomAdmin(ImportedOnly, admin.ModelAdmin):
     list_display = [
         "name",
         "masterplan",
@@ -111,6 +114,8 @@ class AtomAdmin(admin.ModelAdmin):
         "masterplan",
         "task",
         "wave",
+        "file_path",
+        "language",
         "generated_code",
         "cost_usd",
         "execution_time_seconds",
@@ -123,7 +128,7 @@ class AtomAdmin(admin.ModelAdmin):
 
 
 @admin.register(Wave)
-class WaveAdmin(admin.ModelAdmin):
+class WaveAdmin(ImportedOnly, admin.ModelAdmin):
     list_display = [
         "masterplan",
         "number",

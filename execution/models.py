@@ -59,6 +59,7 @@ class MasterPlan(models.Model):
     objects = MasterPlanQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "masterplan"
         ordering = ["-created_at"]
         permissions = [
             ("run_masterplan", "Can start, pause, resume and cancel a masterplan"),
@@ -69,9 +70,12 @@ class MasterPlan(models.Model):
             models.CheckConstraint(
                 condition=Q(budget_soft_cap_usd__lte=models.F("budget_hard_cap_usd")),
                 name="masterplan_soft_cap_within_hard_cap",
+                violation_error_message="The soft cap must not exceed the hard cap.",
             ),
             models.CheckConstraint(
-                condition=Q(budget_soft_cap_usd__gte=0), name="masterplan_soft_cap_not_negative"
+                condition=Q(budget_soft_cap_usd__gte=0),
+                name="masterplan_soft_cap_not_negative",
+                violation_error_message="The soft cap must not be negative.",
             ),
         ]
 

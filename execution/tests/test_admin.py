@@ -41,3 +41,41 @@ def test_roles_exist_with_their_permissions():
     assert {"add_masterplan", "run_masterplan", "run_acceptance_tests"} <= codenames("reviewer")
     assert "override_budget" in codenames("budget_approver")
     assert "override_budget" not in codenames("reviewer")
+
+
+@pytest.mark.django_db
+def test_plans_cannot_be_typed_into_the_admin(admin_client):
+    # The import validates paths and dependencies and plans waves; admin forms would not.
+    for name in ["masterplan", "phase", "milestone", "task", "atom", "wave"]:
+        assert admin_client.get(reverse(f"admin:execution_{name}_add")).status_code == 403
+    assert admin_client.get(reverse("admin:acceptance_requirement_add")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_an_operator_edits_caps_and_the_database_keeps_them_consistent(admin_client, imported):
+    masterplan = imported("slugkit")
+    url = reverse("admin:execution_masterplan_change", args=[masterplan.pk])
+    form = {
+        "name": masterplan.name,
+        "summary": masterplan.summary,
+        "description": masterplan.description,
+        "status": masterplan.status,
+        "budget_soft_cap_usd": "9",
+        "budget_hard_cap_usd": "5",
+        "default_model": "",
+        "options": "{}",
+        "phases-TOTAL_FORMS": "0",
+        "phases-INITIAL_FORMS": "0",
+        "waves-TOTAL_FORMS": "0",
+        "waves-INITIAL_FORMS": "0",
+    }
+    refused = admin_client.post(url, form)
+    assert refused.status_code == 200
+    assert "The soft cap must not exceed the hard cap." in refused.content.decode()
+    masterplan.refresh_from_db()
+    assert masterplan.budget_soft_cap_usd == 3.5
+
+    accepted = admin_client.post(url, {**form, "budget_soft_cap_usd": "4"})
+    assert accepted.status_code == 302
+    masterplan.refresh_from_db()
+    assert masterplan.budget_soft_cap_usd == 4

@@ -224,7 +224,7 @@ def test_load_examples_loads_each_example_once(capsys):
     assert capsys.readouterr().out.count("already loaded") == 3
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_a_failing_import_hook_rolls_back_everything(example_text):
     # The requirements hook runs after the tree is written: its refusal must undo all of it.
     document = replace_in(example_text("slugkit"), "### SHOULD", "### COULD")

@@ -127,3 +127,19 @@ def test_a_reviewer_deletes_from_the_detail_page(client, reviewer, imported):
 def test_unknown_masterplan_page_is_404(client, viewer):
     client.force_login(viewer)
     assert client.get("/masterplans/00000000-0000-0000-0000-000000000000/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_requirement_code_spans_render_as_code_and_html_stays_escaped(client, viewer):
+    from execution.actions import import_masterplan
+
+    document = replace_in(
+        MINIMAL,
+        "Some prose.",
+        "## Requirements\n### MUST\n- `f()` MUST return `<b>` <script>x</script>\n",
+    )
+    masterplan = import_masterplan(document)
+    client.force_login(viewer)
+    page = client.get(f"/masterplans/{masterplan.pk}/").content.decode()
+    assert "<code>f()</code> MUST return <code>&lt;b&gt;</code> &lt;script&gt;" in page
+    assert "<script>x</script>" not in page
