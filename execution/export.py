@@ -10,9 +10,8 @@ from execution.masterplan_format import (
     MilestoneSpec,
     PhaseSpec,
     TaskSpec,
-    render_masterplan,
-    strip_plan_section,
 )
+from execution.masterplan_render import render_masterplan, strip_plan_section
 from execution.models import Atom, AtomDependency, MasterPlan, Milestone, Phase, Task
 
 

@@ -1,7 +1,7 @@
 """The masterplan document: YAML front matter + markdown with a `## Plan` YAML block.
 
 `parse_masterplan(text)` turns a document into plain dataclasses or raises
-MasterPlanFormatError listing every problem found with its line; `render_masterplan`
+MasterPlanFormatError listing every problem found with its line; `masterplan_render`
 writes a document back, so an imported plan can be exported and re-imported unchanged.
 The format is described for people in docs/masterplan-format.md.
 """
@@ -9,6 +9,7 @@ The format is described for people in docs/masterplan-format.md.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import PurePosixPath
@@ -38,11 +39,8 @@ PLAN_HEADING = "## Plan"
 _FRONT_MATTER_KEYS = {"name", "description", "model", "language", "budget", "options"}
 _BUDGET_KEYS = {"hard_cap_usd", "soft_cap_usd"}
 _OPTION_KEYS = {"enforce_gate_per_wave": bool, "max_attempts": int}
-_PHASE_KEYS = {"name", "description", "milestones"}
-_MILESTONE_KEYS = {"name", "description", "tasks"}
-_TASK_KEYS = {"name", "description", "atoms"}
 _ATOM_KEYS = {"name", "file", "language", "complexity", "depends_on", "spec"}
-_FENCE = re.compile(r"^(```|~~~)\s*(\w*)\s*$")
+FENCE = re.compile(r"^(```|~~~)\s*(\w*)\s*$")
 
 
 @dataclass(frozen=True)
@@ -352,7 +350,7 @@ def _plan_block(lines: list[str], body_start: int) -> tuple[str, int] | None:
         if line.startswith("## "):
             in_plan = line == PLAN_HEADING
             continue
-        fence = _FENCE.match(line) if in_plan else None
+        fence = FENCE.match(line) if in_plan else None
         if fence and fence.group(2) in ("", "yaml", "yml"):
             for end in range(index + 1, len(lines)):
                 if lines[end].rstrip() == fence.group(1):
@@ -401,58 +399,66 @@ def _items(
     return items
 
 
+def _parse_branch(
+    data: _Mapping,
+    position: int,
+    kind: str,
+    children_key: str,
+    parse_child: Callable[[_Mapping, int], Any],
+    problems: _Problems,
+) -> tuple[str, str, list[Any]]:
+    """Name, description and parsed children of a phase, milestone or task."""
+    where = f"{kind} {position + 1}"
+    _unknown_keys(data, {"name", "description", children_key}, where, problems)
+    name = _text(data, "name", where, problems, required=True)
+    where = f"{kind} {name!r}"
+    description = _text(data, "description", where, problems, required=False)
+    children = [
+        parse_child(child, index) for index, child in _items(data, children_key, where, problems)
+    ]
+    return name, description, children
+
+
 def _parse_phase(
     data: _Mapping, position: int, language: str | None, problems: _Problems
 ) -> PhaseSpec:
-    where = f"phase {position + 1}"
-    _unknown_keys(data, _PHASE_KEYS, where, problems)
-    name = _text(data, "name", where, problems, required=True)
-    where = f"phase {name!r}"
-    return PhaseSpec(
-        name=name,
-        description=_text(data, "description", where, problems, required=False),
-        milestones=[
-            _parse_milestone(milestone, index, language, problems)
-            for index, milestone in _items(data, "milestones", where, problems)
-        ],
-        line=data.line,
+    name, description, milestones = _parse_branch(
+        data,
+        position,
+        "phase",
+        "milestones",
+        lambda child, index: _parse_milestone(child, index, language, problems),
+        problems,
     )
+    return PhaseSpec(name, description, milestones, data.line)
 
 
 def _parse_milestone(
     data: _Mapping, position: int, language: str | None, problems: _Problems
 ) -> MilestoneSpec:
-    where = f"milestone {position + 1}"
-    _unknown_keys(data, _MILESTONE_KEYS, where, problems)
-    name = _text(data, "name", where, problems, required=True)
-    where = f"milestone {name!r}"
-    return MilestoneSpec(
-        name=name,
-        description=_text(data, "description", where, problems, required=False),
-        tasks=[
-            _parse_task(task, index, language, problems)
-            for index, task in _items(data, "tasks", where, problems)
-        ],
-        line=data.line,
+    name, description, tasks = _parse_branch(
+        data,
+        position,
+        "milestone",
+        "tasks",
+        lambda child, index: _parse_task(child, index, language, problems),
+        problems,
     )
+    return MilestoneSpec(name, description, tasks, data.line)
 
 
 def _parse_task(
     data: _Mapping, position: int, language: str | None, problems: _Problems
 ) -> TaskSpec:
-    where = f"task {position + 1}"
-    _unknown_keys(data, _TASK_KEYS, where, problems)
-    name = _text(data, "name", where, problems, required=True)
-    where = f"task {name!r}"
-    return TaskSpec(
-        name=name,
-        description=_text(data, "description", where, problems, required=False),
-        atoms=[
-            _parse_atom(atom, index, language, problems)
-            for index, atom in _items(data, "atoms", where, problems)
-        ],
-        line=data.line,
+    name, description, atoms = _parse_branch(
+        data,
+        position,
+        "task",
+        "atoms",
+        lambda child, index: _parse_atom(child, index, language, problems),
+        problems,
     )
+    return TaskSpec(name, description, atoms, data.line)
 
 
 def _parse_atom(
@@ -579,104 +585,3 @@ def _check_atoms(document: MasterPlanDocument, problems: _Problems) -> None:
     )
     if cycle:
         problems.add(by_name[cycle[0]].line, "dependency cycle: " + " → ".join(cycle))
-
-
-# --- Rendering ----------------------------------------------------------------------------
-
-
-class _BlockDumper(yaml.SafeDumper):
-    """Writes multi-line text as `|` blocks, which is how people write specs by hand."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
-    text = format(value.normalize(), "f")
-    tag = "int" if "." not in text else "float"
-    return dumper.represent_scalar(f"tag:yaml.org,2002:{tag}", text)
-
-
-_BlockDumper.add_representer(str, _represent_str)
-_BlockDumper.add_representer(Decimal, _represent_decimal)
-
-
-def _dump(data: Any) -> str:
-    return yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=100)
-
-
-def render_masterplan(document: MasterPlanDocument, prose: str) -> str:
-    """The document text: front matter, then `prose` (markdown) with the plan block after it.
-
-    `prose` is the markdown body without its `## Plan` section (see `strip_plan_section`).
-    """
-    meta: dict[str, Any] = {"name": document.name}
-    if document.description:
-        meta["description"] = document.description
-    if document.model:
-        meta["model"] = document.model
-    meta["budget"] = {
-        "hard_cap_usd": document.hard_cap_usd,
-        "soft_cap_usd": document.soft_cap_usd,
-    }
-    if document.options:
-        meta["options"] = dict(document.options)
-    plan = {"phases": [_phase_data(phase) for phase in document.phases]}
-    return (
-        f"---\n{_dump(meta)}---\n{prose.rstrip()}\n\n{PLAN_HEADING}\n\n```yaml\n{_dump(plan)}```\n"
-    )
-
-
-def strip_plan_section(body: str) -> str:
-    """The markdown body without its `## Plan` section."""
-    kept: list[str] = []
-    in_plan = False
-    fence: str | None = None  # headings inside a code block are not headings
-    for line in body.split("\n"):
-        stripped = line.rstrip()
-        if fence is None:
-            match = _FENCE.match(stripped)
-            if stripped.startswith("## "):
-                in_plan = stripped == PLAN_HEADING
-            elif match:
-                fence = match.group(1)
-        elif stripped == fence:
-            fence = None
-        if not in_plan:
-            kept.append(line)
-    return "\n".join(kept)
-
-
-def _phase_data(phase: PhaseSpec) -> dict[str, Any]:
-    return _named(phase.name, phase.description) | {
-        "milestones": [
-            _named(milestone.name, milestone.description)
-            | {
-                "tasks": [
-                    _named(task.name, task.description)
-                    | {"atoms": [_atom_data(atom) for atom in task.atoms]}
-                    for task in milestone.tasks
-                ]
-            }
-            for milestone in phase.milestones
-        ]
-    }
-
-
-def _named(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "description": description} if description else {"name": name}
-
-
-def _atom_data(atom: AtomSpec) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "name": atom.name,
-        "file": atom.file_path,
-        "language": atom.language,
-        "complexity": atom.complexity,
-    }
-    if atom.depends_on:
-        data["depends_on"] = list(atom.depends_on)
-    data["spec"] = atom.spec if atom.spec.endswith("\n") else atom.spec + "\n"
-    return data
