@@ -53,6 +53,8 @@ class MasterPlan(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -210,11 +212,19 @@ class Atom(models.Model):
     generated_code = models.TextField(blank=True)
     last_error = models.TextField(blank=True)
     cost_usd = models.DecimalField(**MONEY, default=Decimal(0))
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
     execution_time_seconds = models.FloatField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="A running atom whose lease lapses is run again."
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    TERMINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.SKIPPED, Status.BLOCKED)
+    RUNNABLE_STATUSES = (Status.PENDING, Status.READY)
 
     class Meta:
         ordering = ["masterplan", "wave__number", "source_line"]

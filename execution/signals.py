@@ -6,3 +6,7 @@ from django.dispatch import Signal
 # MasterPlanDocument). Receivers that raise MasterPlanFormatError reject the import and
 # roll it back whole; this is how apps that build on execution add their rows.
 masterplan_imported = Signal()
+
+# Sent after a wave closed (all its atoms completed, failed, blocked or skipped), with
+# `wave`: the post-wave hook (acceptance tests run here).
+wave_finished = Signal()

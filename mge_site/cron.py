@@ -9,5 +9,7 @@ from __future__ import annotations
 from rq import cron
 
 from execution.maintenance import remove_orphan_workspaces
+from execution.tasks import release_stale_atoms
 
+cron.register(release_stale_atoms, queue_name="default", interval=30)
 cron.register(remove_orphan_workspaces, queue_name="default", interval=3600)

@@ -16,6 +16,7 @@ from mge_site.env import (
     env_bool,
     env_choice,
     env_decimal,
+    env_int,
     env_json_object,
     env_list,
     env_optional_str,
@@ -206,6 +207,21 @@ if set(MGE_MODEL_BY_COMPLEXITY) != {"low", "medium", "high"} or not all(
     raise ImproperlyConfigured(
         "MGE_MODEL_BY_COMPLEXITY must map exactly low, medium and high to model names."
     )
+ANTHROPIC_API_KEY = env_optional_str("ANTHROPIC_API_KEY")
+ANTHROPIC_BASE_URL = env_optional_str("ANTHROPIC_BASE_URL")
+if MGE_LLM_PROVIDER == "anthropic" and not ANTHROPIC_API_KEY:
+    raise ImproperlyConfigured("MGE_LLM_PROVIDER=anthropic needs ANTHROPIC_API_KEY.")
+MGE_LLM_TIMEOUT_SECONDS = env_int("MGE_LLM_TIMEOUT_SECONDS", 120, minimum=1)
+MGE_LLM_MAX_RETRIES = env_int("MGE_LLM_MAX_RETRIES", 2, minimum=0)
+MGE_LLM_MAX_TOKENS = env_int("MGE_LLM_MAX_TOKENS", 4096, minimum=16)
+MGE_OFFLINE_LATENCY_MS = env_int("MGE_OFFLINE_LATENCY_MS", 400, minimum=0)
+MGE_OFFLINE_RESPONSES_DIR = BASE_DIR / "examples" / "responses"
+# A fixed number of atoms in flight per wave job (the adaptive, shared limit replaces it).
+MGE_CONCURRENCY_INITIAL = env_int("MGE_CONCURRENCY_INITIAL", 100, minimum=1)
+# A running atom whose worker stops renewing its lease this long is run again.
+MGE_ATOM_LEASE_SECONDS = env_int("MGE_ATOM_LEASE_SECONDS", 120, minimum=2)
+# Waves larger than this are split into several jobs so several workers share them.
+MGE_WAVE_SHARD_SIZE = env_int("MGE_WAVE_SHARD_SIZE", 200, minimum=1)
 MGE_WORKSPACE_ROOT = Path(env_str("MGE_WORKSPACE_ROOT", str(VAR_DIR / "workspaces"))).resolve()
 MGE_BUDGET_HARD_CAP_USD = env_decimal("MGE_BUDGET_HARD_CAP_USD", Decimal("200"), minimum=Decimal(0))
 MGE_BUDGET_SOFT_CAP_RATIO = env_decimal(
@@ -218,6 +234,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # One line per HTTP request of the SDK would drown the worker's log.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpx2": {"level": "WARNING"}},
     "root": {
         "handlers": ["console"],
         "level": env_choice("MGE_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),

@@ -1,0 +1,153 @@
+"""Start, pause, resume and cancel a masterplan; each one transaction, then the queue."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from execution.engine import block_dependants_of_failures, release_stale_atoms
+from execution.models import Atom, MasterPlan, Wave
+from mge_site.redis_connection import get_redis
+
+WAVE_JOB = "execution.tasks.run_wave"
+WAVE_JOB_TIMEOUT_SECONDS = 6 * 3600
+
+
+class TransitionRefused(Exception):
+    """The masterplan's status does not allow this action (HTTP 409)."""
+
+    def __init__(self, masterplan: MasterPlan, action: str, allowed: tuple[str, ...]) -> None:
+        self.status = masterplan.status
+        super().__init__(
+            f"cannot {action} masterplan {masterplan.name!r}: it is {masterplan.status} "
+            f"({action} needs {' or '.join(allowed)})"
+        )
+
+
+class QueueUnavailable(Exception):
+    """Redis does not answer, so no job can be queued (HTTP 503)."""
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    status: str
+    job_ids: list[str]
+
+
+def _require_queue() -> None:
+    client = get_redis(timeout_seconds=2)
+    try:
+        client.ping()
+    except RedisError as error:
+        raise QueueUnavailable(f"the job queue (Redis) is not reachable: {error}") from None
+    finally:
+        client.close()
+
+
+def enqueue_wave(wave: Wave) -> list[str]:
+    """Queue a wave's jobs: one per MGE_WAVE_SHARD_SIZE runnable atoms."""
+    runnable = wave.atoms.filter(status__in=Atom.RUNNABLE_STATUSES).count()
+    shards = max(1, math.ceil(runnable / settings.MGE_WAVE_SHARD_SIZE))
+    queue = django_rq.get_queue("waves")
+    return [
+        queue.enqueue(
+            WAVE_JOB,
+            str(wave.pk),
+            shard,
+            shards,
+            job_timeout=WAVE_JOB_TIMEOUT_SECONDS,
+            description=f"{wave.masterplan.name}: wave {wave.number} ({shard + 1}/{shards})",
+        ).id
+        for shard in range(shards)
+    ]
+
+
+def _current_wave(masterplan: MasterPlan) -> Wave | None:
+    for wave in masterplan.waves.exclude(
+        status__in=[Wave.Status.COMPLETED, Wave.Status.FAILED]
+    ).order_by("number"):
+        block_dependants_of_failures(wave)
+        if wave.atoms.exclude(status__in=Atom.TERMINAL_STATUSES).exists():
+            return wave
+    return None
+
+
+def _change_status(
+    masterplan_id: object, action: str, allowed: tuple[str, ...], new_status: str
+) -> tuple[MasterPlan, Wave | None]:
+    with transaction.atomic():
+        masterplan = MasterPlan.objects.select_for_update().get(pk=masterplan_id)
+        if masterplan.status not in allowed:
+            raise TransitionRefused(masterplan, action, allowed)
+        masterplan.status = new_status
+        masterplan.status_reason = ""
+        if new_status == MasterPlan.Status.RUNNING and masterplan.started_at is None:
+            masterplan.started_at = timezone.now()
+        masterplan.save(update_fields=["status", "status_reason", "started_at", "updated_at"])
+        wave = _current_wave(masterplan) if new_status == MasterPlan.Status.RUNNING else None
+    return masterplan, wave
+
+
+def _run(masterplan: MasterPlan, wave: Wave | None, previous_status: str) -> ControlResult:
+    if wave is None:
+        # Nothing left to run: let the engine close the plan with the right status.
+        from execution.engine import advance_masterplan
+
+        advance_masterplan(masterplan.pk)
+        masterplan.refresh_from_db()
+        return ControlResult(masterplan.status, [])
+    try:
+        job_ids = enqueue_wave(wave)
+    except RedisError as error:
+        MasterPlan.objects.filter(pk=masterplan.pk).update(status=previous_status)
+        raise QueueUnavailable(f"the job queue (Redis) is not reachable: {error}") from None
+    return ControlResult(masterplan.status, job_ids)
+
+
+def start_masterplan(masterplan_id: object) -> ControlResult:
+    _require_queue()
+    allowed = (MasterPlan.Status.READY,)
+    masterplan, wave = _change_status(masterplan_id, "start", allowed, MasterPlan.Status.RUNNING)
+    return _run(masterplan, wave, MasterPlan.Status.READY)
+
+
+def resume_masterplan(masterplan_id: object) -> ControlResult:
+    """Continue a paused plan, or one whose worker died: lapsed atoms run again."""
+    _require_queue()
+    previous = MasterPlan.objects.values_list("status", flat=True).get(pk=masterplan_id)
+    release_stale_atoms(masterplan_id)
+    allowed = (MasterPlan.Status.PAUSED, MasterPlan.Status.RUNNING)
+    masterplan, wave = _change_status(masterplan_id, "resume", allowed, MasterPlan.Status.RUNNING)
+    return _run(masterplan, wave, previous)
+
+
+def pause_masterplan(masterplan_id: object) -> ControlResult:
+    """Stop admitting atoms; the ones in flight finish."""
+    allowed = (MasterPlan.Status.RUNNING,)
+    masterplan, _ = _change_status(masterplan_id, "pause", allowed, MasterPlan.Status.PAUSED)
+    return ControlResult(masterplan.status, [])
+
+
+def cancel_masterplan(masterplan_id: object) -> ControlResult:
+    """End the plan for good: atoms not started are skipped, the ones in flight finish."""
+    allowed = (
+        MasterPlan.Status.READY,
+        MasterPlan.Status.RUNNING,
+        MasterPlan.Status.PAUSED,
+        MasterPlan.Status.PAUSED_BUDGET,
+    )
+    with transaction.atomic():
+        masterplan, _ = _change_status(
+            masterplan_id, "cancel", allowed, MasterPlan.Status.CANCELLED
+        )
+        masterplan.atoms.filter(status__in=Atom.RUNNABLE_STATUSES).update(
+            status=Atom.Status.SKIPPED, last_error="skipped: the masterplan was cancelled"
+        )
+        MasterPlan.objects.filter(pk=masterplan.pk).update(finished_at=timezone.now())
+    return ControlResult(masterplan.status, [])

@@ -1,0 +1,369 @@
+"""Running a masterplan: waves one after another, the atoms of a wave concurrently.
+
+Every state change is a conditional update or happens under a row lock, so a job that
+runs twice, two shards of one wave, or a worker killed mid-wave never run a completed
+atom again: an atom is claimed (pending → running) by exactly one thread, and a running
+atom whose lease lapses (its worker died) goes back to pending for the next job.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from execution.llm import gateway
+from execution.llm.types import LLMError, LLMRequest
+from execution.models import Atom, AtomDependency, MasterPlan, Wave
+from execution.prompts import SYSTEM_PROMPTS, ContextFile, NoCodeBlock, atom_prompt, extract_code
+from execution.signals import wave_finished
+from execution.validation import syntax_error
+from execution.workspace import resolve_in_workspace
+
+logger = logging.getLogger(__name__)
+
+# Threads of a wave job wait their turn for the database instead of each holding a
+# connection through its LLM call: a hundred atoms in flight must not need a hundred
+# PostgreSQL connections (the server's default limit).
+_database_turns = threading.BoundedSemaphore(int(os.environ.get("MGE_DB_CONNECTIONS", "8")))
+
+
+@contextmanager
+def database_turn() -> Iterator[None]:
+    with _database_turns:
+        try:
+            yield
+        finally:
+            connection.close()
+
+
+def lease_deadline() -> timezone.datetime:
+    return timezone.now() + timedelta(seconds=settings.MGE_ATOM_LEASE_SECONDS)
+
+
+# --- a wave job ------------------------------------------------------------------------------
+
+
+def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
+    """Run this shard's runnable atoms of a wave, then advance the masterplan if the wave is
+    done. Returns counts of what this job did."""
+    close_old_connections()
+    with transaction.atomic():
+        wave = Wave.objects.select_for_update().select_related("masterplan").get(pk=wave_id)
+        if wave.masterplan.status != MasterPlan.Status.RUNNING:
+            return {"ran": 0}
+        if wave.status == Wave.Status.PENDING:
+            wave.status = Wave.Status.RUNNING
+            wave.started_at = timezone.now()
+            wave.save(update_fields=["status", "started_at"])
+    atom_ids = list(
+        Atom.objects.filter(wave_id=wave_id, status__in=Atom.RUNNABLE_STATUSES)
+        .order_by("source_line")
+        .values_list("pk", flat=True)
+    )[shard::shards]
+    connection.close()
+    limit = max(1, math.ceil(settings.MGE_CONCURRENCY_INITIAL / shards))
+    leases = _LeaseKeeper()
+    outcomes: dict[str, int] = {}
+    with leases, ThreadPoolExecutor(max_workers=min(limit, max(1, len(atom_ids)))) as pool:
+        for outcome in pool.map(lambda atom_id: run_atom(atom_id, leases), atom_ids):
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    finish_wave_if_done(wave_id)
+    return outcomes
+
+
+class _LeaseKeeper:
+    """Renews the leases of the atoms this job runs, until the job ends."""
+
+    def __init__(self) -> None:
+        self.running: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew_until_stopped, daemon=True)
+
+    def __enter__(self) -> _LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def add(self, atom_id: str) -> None:
+        with self._lock:
+            self.running.add(atom_id)
+
+    def discard(self, atom_id: str) -> None:
+        with self._lock:
+            self.running.discard(atom_id)
+
+    def _renew_until_stopped(self) -> None:
+        interval = settings.MGE_ATOM_LEASE_SECONDS / 3
+        while not self._stop.wait(interval):
+            with self._lock:
+                ids = list(self.running)
+            if ids:
+                with database_turn():
+                    Atom.objects.filter(pk__in=ids, status=Atom.Status.RUNNING).update(
+                        lease_expires_at=lease_deadline()
+                    )
+
+
+# --- one atom ----------------------------------------------------------------------------------
+
+
+def run_atom(atom_id: str, leases: _LeaseKeeper) -> str:
+    """Claim the atom, write it with the LLM (retrying with feedback), record the outcome."""
+    with database_turn():
+        # The claim is the guard against running an atom twice: only one caller turns
+        # pending into running, and none does once the masterplan is paused or cancelled.
+        claimed = Atom.objects.filter(
+            pk=atom_id,
+            status__in=Atom.RUNNABLE_STATUSES,
+            masterplan__status=MasterPlan.Status.RUNNING,
+        ).update(
+            status=Atom.Status.RUNNING,
+            started_at=timezone.now(),
+            lease_expires_at=lease_deadline(),
+            last_error="",
+        )
+        if not claimed:
+            return "skipped"
+        leases.add(atom_id)
+        atom = Atom.objects.select_related("masterplan").get(pk=atom_id)
+        context = _context_files(atom)
+    try:
+        return _write_atom(atom, context)
+    finally:
+        leases.discard(atom_id)
+
+
+def _context_files(atom: Atom) -> list[ContextFile]:
+    dependencies = (
+        AtomDependency.objects.filter(atom=atom, depends_on__status=Atom.Status.COMPLETED)
+        .select_related("depends_on")
+        .order_by("depends_on__source_line")
+    )
+    return [
+        ContextFile(d.depends_on.file_path, d.depends_on.language, d.depends_on.generated_code)
+        for d in dependencies
+    ]
+
+
+def _write_atom(atom: Atom, context: list[ContextFile]) -> str:
+    started = time.perf_counter()
+    errors: list[str] = []
+    input_tokens = output_tokens = 0
+    model = atom.model_name
+    attempts = atom.attempts
+    while attempts < atom.max_attempts:
+        attempts += 1
+        request = LLMRequest(
+            model=model,
+            system=SYSTEM_PROMPTS[atom.language],
+            messages=[
+                {
+                    "role": "user",
+                    "content": atom_prompt(
+                        masterplan_name=atom.masterplan.name,
+                        atom_name=atom.name,
+                        file_path=atom.file_path,
+                        language=atom.language,
+                        spec=atom.description,
+                        context=context,
+                        previous_errors=errors,
+                    ),
+                }
+            ],
+            max_tokens=settings.MGE_LLM_MAX_TOKENS,
+            masterplan_id=str(atom.masterplan_id),
+            atom_id=str(atom.pk),
+        )
+        try:
+            response = gateway.complete(request)
+        except LLMError as error:
+            # The SDK has already retried what is worth retrying (429, 529, 5xx).
+            errors.append(str(error))
+            break
+        input_tokens += response.usage.input_tokens
+        output_tokens += response.usage.output_tokens
+        try:
+            code = extract_code(response.text, atom.language)
+        except NoCodeBlock as error:
+            errors.append(str(error))
+            continue
+        problem = syntax_error(atom.language, atom.file_path, code)
+        if problem:
+            errors.append(f"{atom.file_path} does not parse: {problem}")
+            continue
+        _write_file(Path(atom.masterplan.workspace_path), atom.file_path, code)
+        return _finish_atom(
+            atom, Atom.Status.COMPLETED, attempts, started, input_tokens, output_tokens, code=code
+        )
+    return _finish_atom(
+        atom,
+        Atom.Status.FAILED,
+        attempts,
+        started,
+        input_tokens,
+        output_tokens,
+        error=errors[-1] if errors else "no attempts left",
+    )
+
+
+def _write_file(workspace: Path, relative_path: str, code: str) -> None:
+    target = resolve_in_workspace(workspace, relative_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write then rename: a reader (tests, the page) never sees half a file.
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(code if code.endswith("\n") else code + "\n")
+    os.replace(temporary, target)
+
+
+def _finish_atom(
+    atom: Atom,
+    status: str,
+    attempts: int,
+    started: float,
+    input_tokens: int,
+    output_tokens: int,
+    *,
+    code: str = "",
+    error: str = "",
+) -> str:
+    with database_turn():
+        Atom.objects.filter(pk=atom.pk, status=Atom.Status.RUNNING).update(
+            status=status,
+            attempts=attempts,
+            generated_code=code,
+            last_error=error,
+            input_tokens=F("input_tokens") + input_tokens,
+            output_tokens=F("output_tokens") + output_tokens,
+            execution_time_seconds=round(time.perf_counter() - started, 3),
+            finished_at=timezone.now(),
+            lease_expires_at=None,
+        )
+    return status
+
+
+# --- after a wave ------------------------------------------------------------------------------
+
+
+def finish_wave_if_done(wave_id: str) -> None:
+    """Close the wave once none of its atoms can still run, then move the plan on."""
+    with transaction.atomic():
+        wave = Wave.objects.select_for_update().get(pk=wave_id)
+        if wave.status in (Wave.Status.COMPLETED, Wave.Status.FAILED):
+            return
+        counts = dict.fromkeys(Atom.Status.values, 0)
+        for status in wave.atoms.values_list("status", flat=True):
+            counts[status] += 1
+        if any(counts[status] for status in (*Atom.RUNNABLE_STATUSES, Atom.Status.RUNNING)):
+            return  # other shards are still at work, or the plan was paused
+        wave.completed_count = counts[Atom.Status.COMPLETED]
+        wave.failed_count = counts[Atom.Status.FAILED] + counts[Atom.Status.BLOCKED]
+        wave.status = Wave.Status.FAILED if wave.failed_count else Wave.Status.COMPLETED
+        wave.finished_at = timezone.now()
+        wave.save()
+        transaction.on_commit(lambda: wave_finished.send(sender=Wave, wave=wave))
+    advance_masterplan(wave.masterplan_id)
+
+
+def advance_masterplan(masterplan_id: object) -> None:
+    """Enqueue the next wave that has work, or close the masterplan when none is left."""
+    from execution import control  # the queues sit above the engine
+
+    with transaction.atomic():
+        masterplan = MasterPlan.objects.select_for_update().get(pk=masterplan_id)
+        if masterplan.status != MasterPlan.Status.RUNNING:
+            return
+        for wave in masterplan.waves.exclude(
+            status__in=[Wave.Status.COMPLETED, Wave.Status.FAILED]
+        ).order_by("number"):
+            block_dependants_of_failures(wave)
+            if wave.atoms.filter(status__in=Atom.RUNNABLE_STATUSES).exists():
+                transaction.on_commit(lambda wave=wave: control.enqueue_wave(wave))
+                return
+            if not wave.atoms.filter(status=Atom.Status.RUNNING).exists():
+                _close_empty_wave(wave)
+        _finish_masterplan(masterplan)
+
+
+def block_dependants_of_failures(wave: Wave) -> None:
+    """An atom whose dependency failed (or was itself blocked/skipped) cannot run."""
+    dead = [Atom.Status.FAILED, Atom.Status.BLOCKED, Atom.Status.SKIPPED]
+    edges = AtomDependency.objects.filter(
+        atom__wave=wave, atom__status__in=Atom.RUNNABLE_STATUSES, depends_on__status__in=dead
+    ).select_related("depends_on")
+    blocked: dict[object, list[str]] = {}
+    for edge in edges:
+        blocked.setdefault(edge.atom_id, []).append(edge.depends_on.name)
+    for atom_id, causes in blocked.items():
+        Atom.objects.filter(pk=atom_id, status__in=Atom.RUNNABLE_STATUSES).update(
+            status=Atom.Status.BLOCKED,
+            last_error="blocked: depends on "
+            + ", ".join(sorted(causes))
+            + ", which did not complete",
+            finished_at=timezone.now(),
+        )
+
+
+def _close_empty_wave(wave: Wave) -> None:
+    wave.completed_count = wave.atoms.filter(status=Atom.Status.COMPLETED).count()
+    wave.failed_count = wave.atoms.exclude(status=Atom.Status.COMPLETED).count()
+    wave.status = Wave.Status.FAILED if wave.failed_count else Wave.Status.COMPLETED
+    wave.finished_at = timezone.now()
+    wave.save()
+
+
+def _finish_masterplan(masterplan: MasterPlan) -> None:
+    atoms = masterplan.atoms.all()
+    failed = list(atoms.filter(status=Atom.Status.FAILED).values_list("name", flat=True))
+    blocked = atoms.filter(status=Atom.Status.BLOCKED).count()
+    if failed or blocked:
+        masterplan.status = MasterPlan.Status.FAILED
+        named = ", ".join(failed[:5]) + (" …" if len(failed) > 5 else "")
+        masterplan.status_reason = (
+            f"{len(failed)} atom{'s' * (len(failed) != 1)} failed ({named}); "
+            f"{blocked} blocked by them. Nothing runnable is left."
+        )
+    else:
+        masterplan.status = MasterPlan.Status.COMPLETED
+        masterplan.status_reason = ""
+    masterplan.finished_at = timezone.now()
+    masterplan.save(update_fields=["status", "status_reason", "finished_at", "updated_at"])
+
+
+# --- leases ------------------------------------------------------------------------------------
+
+
+def release_stale_atoms(masterplan_id: object | None = None) -> list[object]:
+    """Return running atoms whose lease lapsed (their worker died) to pending.
+
+    Returns the ids of the masterplans that had any, so their waves can be enqueued again.
+    """
+    stale = Atom.objects.filter(status=Atom.Status.RUNNING, lease_expires_at__lt=timezone.now())
+    if masterplan_id is not None:
+        stale = stale.filter(masterplan_id=masterplan_id)
+    with transaction.atomic():
+        ids = list(stale.select_for_update().values_list("pk", "masterplan_id"))
+        Atom.objects.filter(pk__in=[pk for pk, _ in ids], status=Atom.Status.RUNNING).update(
+            status=Atom.Status.PENDING, lease_expires_at=None
+        )
+    if ids:
+        logger.warning("released %d atoms whose worker stopped renewing their lease", len(ids))
+    return sorted({plan for _, plan in ids}, key=str)

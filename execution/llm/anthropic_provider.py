@@ -1,0 +1,62 @@
+"""Claude through the official SDK: its retries (429/529/5xx, honouring retry-after),
+its timeouts, and the usage it reports."""
+
+from __future__ import annotations
+
+import time
+
+import anthropic
+
+from execution.llm.types import LLMError, LLMRequest, LLMResponse, Usage
+
+
+class AnthropicProvider:
+    name = "anthropic"
+
+    def __init__(
+        self, *, api_key: str | None, base_url: str | None, timeout: float, max_retries: int
+    ) -> None:
+        # One client per process: it owns a connection pool and is safe to share across
+        # threads.
+        self.client = anthropic.Anthropic(
+            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+        )
+
+    def complete(self, request: LLMRequest) -> LLMResponse:
+        started = time.perf_counter()
+        try:
+            message = self.client.messages.create(
+                model=request.model,
+                max_tokens=request.max_tokens,
+                system=request.system,
+                messages=request.messages,  # type: ignore[arg-type]
+            )
+        except anthropic.APIStatusError as error:
+            raise LLMError(
+                f"the provider answered {error.status_code}: {_message_of(error)}",
+                status_code=error.status_code,
+            ) from error
+        except anthropic.APITimeoutError as error:
+            raise LLMError("the provider did not answer in time") from error
+        except anthropic.APIConnectionError as error:
+            raise LLMError(f"could not reach the provider: {error}") from error
+        usage = message.usage
+        return LLMResponse(
+            text="".join(block.text for block in message.content if block.type == "text"),
+            model=message.model,
+            usage=Usage(
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
+                cache_read_input_tokens=usage.cache_read_input_tokens or 0,
+            ),
+            latency_seconds=time.perf_counter() - started,
+            stop_reason=message.stop_reason or "",
+        )
+
+
+def _message_of(error: anthropic.APIStatusError) -> str:
+    body = error.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return str(body["error"].get("message", error.message))
+    return error.message

@@ -1,0 +1,49 @@
+"""What goes into and comes out of an LLM call, whichever provider answers it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    model: str
+    system: str
+    messages: list[dict[str, str]]
+    max_tokens: int
+    purpose: str = "atom"
+    """What the call is for (atom, test-generation, classification); for accounting."""
+    masterplan_id: str | None = None
+    atom_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class LLMResponse:
+    text: str
+    model: str
+    usage: Usage = field(default_factory=Usage)
+    latency_seconds: float = 0.0
+    stop_reason: str = "end_turn"
+
+
+class LLMError(Exception):
+    """The provider did not answer (after its own retries); the message says why."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class LLMProvider(Protocol):
+    name: str
+
+    def complete(self, request: LLMRequest) -> LLMResponse: ...

@@ -1,0 +1,89 @@
+"""What the LLM is asked for an atom, and how its answer becomes a file."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+SYSTEM_PROMPTS = {
+    "python": (
+        "You write one Python 3.11 module at a time for a larger code base. Use only the "
+        "standard library and the modules you are shown. Type-hint public functions. "
+        "Answer with the complete file in one ```python code block and nothing else."
+    ),
+    "typescript": (
+        "You write one TypeScript (ES2022 modules, strict mode) file at a time for a larger "
+        "code base. Import only from the files you are shown, with relative paths. Answer "
+        "with the complete file in one ```typescript code block and nothing else."
+    ),
+    "javascript": (
+        "You write one JavaScript (ES2022 modules) file at a time for a larger code base. "
+        "Import only from the files you are shown, with relative paths. Answer with the "
+        "complete file in one ```javascript code block and nothing else."
+    ),
+}
+LANGUAGE_TAGS = {
+    "python": {"python", "py", "python3"},
+    "typescript": {"typescript", "ts", "tsx"},
+    "javascript": {"javascript", "js", "jsx", "mjs"},
+}
+_CODE_BLOCK = re.compile(r"```([\w+.-]*)[^\n]*\n(.*?)```", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ContextFile:
+    file_path: str
+    language: str
+    code: str
+
+
+class NoCodeBlock(ValueError):
+    pass
+
+
+def atom_prompt(
+    *,
+    masterplan_name: str,
+    atom_name: str,
+    file_path: str,
+    language: str,
+    spec: str,
+    context: Sequence[ContextFile],
+    previous_errors: Sequence[str],
+) -> str:
+    """The user message for an atom. Its header lines identify the atom to offline answerers."""
+    parts = [
+        f"Masterplan: {masterplan_name}\nAtom: {atom_name}\nFile: {file_path}\n"
+        f"Language: {language}\n",
+        f"## What to write\n\n{spec.strip()}\n",
+    ]
+    if context:
+        parts.append("## Files it builds on (already written)\n")
+        parts.extend(
+            f"### {item.file_path}\n\n```{item.language}\n{item.code.rstrip()}\n```\n"
+            for item in context
+        )
+    if previous_errors:
+        parts.append(
+            "## Your previous answers were rejected\n\n"
+            + "\n".join(f"- attempt {n}: {error}" for n, error in enumerate(previous_errors, 1))
+            + "\n\nFix these problems.\n"
+        )
+    parts.append(f"Answer with the complete contents of `{file_path}` in one ```{language} block.")
+    return "\n".join(parts)
+
+
+def extract_code(text: str, language: str) -> str:
+    """The code of the answer's block for `language` (else its first block)."""
+    blocks = _CODE_BLOCK.findall(text)
+    if not blocks:
+        raise NoCodeBlock(
+            f"the answer has no code block; answer with the complete file in one ```{language} "
+            "block"
+        )
+    tags = LANGUAGE_TAGS.get(language, {language})
+    for tag, code in blocks:
+        if tag.lower() in tags:
+            return code
+    return blocks[0][1]

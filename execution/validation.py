@@ -1,0 +1,58 @@
+"""L1 validation: does the generated file parse? Python with `ast`, TS/JS with tree-sitter."""
+
+from __future__ import annotations
+
+import ast
+import threading
+from pathlib import PurePosixPath
+
+import tree_sitter_javascript
+import tree_sitter_typescript
+from tree_sitter import Language, Node, Parser
+
+_GRAMMARS = {
+    "javascript": Language(tree_sitter_javascript.language()),
+    "typescript": Language(tree_sitter_typescript.language_typescript()),
+    "tsx": Language(tree_sitter_typescript.language_tsx()),
+}
+_parsers = threading.local()  # a tree-sitter Parser must not be shared between threads
+
+
+def _parser(grammar: str) -> Parser:
+    cache: dict[str, Parser] = getattr(_parsers, "by_grammar", None) or {}
+    _parsers.by_grammar = cache
+    if grammar not in cache:
+        cache[grammar] = Parser(_GRAMMARS[grammar])
+    return cache[grammar]
+
+
+def syntax_error(language: str, file_path: str, code: str) -> str | None:
+    """None when `code` parses, else the first problem with its line."""
+    if language == "python":
+        try:
+            ast.parse(code, filename=file_path)
+        except SyntaxError as error:
+            return f"line {error.lineno}: {error.msg}"
+        return None
+    suffix = PurePosixPath(file_path).suffix
+    grammar = "tsx" if suffix == ".tsx" else language
+    tree = _parser(grammar).parse(code.encode("utf-8"))
+    if not tree.root_node.has_error:
+        return None
+    node = _first_error(tree.root_node)
+    line = node.start_point[0] + 1
+    if node.is_missing:
+        return f"line {line}: missing {node.type!r}"
+    snippet = node.text.decode("utf-8", "replace").splitlines()[0][:60] if node.text else ""
+    return f"line {line}: syntax error near {snippet!r}"
+
+
+def _first_error(root: Node) -> Node:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR" or node.is_missing:
+            return node
+        if node.has_error:
+            stack.extend(reversed(node.children))
+    return root
