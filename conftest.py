@@ -97,3 +97,43 @@ def imported(db, example_text):  # type: ignore[no-untyped-def]
     from execution.actions import import_masterplan
 
     return lambda name: import_masterplan(example_text(name))
+
+
+@pytest.fixture
+def fast_offline(settings):
+    """The offline provider without its demo latency."""
+    settings.MGE_LLM_PROVIDER = "offline"
+    settings.MGE_OFFLINE_LATENCY_MS = 0
+
+
+@pytest.fixture
+def stub_server(settings):
+    """The loopback Anthropic API stub, with the real SDK pointed at it."""
+    from execution.llm.offline import OfflineResponder
+    from execution.llm.stub_server import StubServer
+
+    stub = StubServer(OfflineResponder(settings.MGE_OFFLINE_RESPONSES_DIR)).start()
+    settings.MGE_LLM_PROVIDER = "anthropic"
+    settings.ANTHROPIC_API_KEY = "test-key"
+    settings.ANTHROPIC_BASE_URL = stub.url
+    settings.MGE_LLM_MAX_RETRIES = 2
+    settings.MGE_LLM_TIMEOUT_SECONDS = 20
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture
+def run_jobs() -> Callable[[], None]:
+    """Drain the queues with a real RQ worker in burst mode, in this process."""
+    import django_rq
+    from rq import SimpleWorker
+
+    def drain() -> None:
+        queues = [django_rq.get_queue(name) for name in ("waves", "tests", "default")]
+        SimpleWorker(queues, connection=queues[0].connection).work(burst=True)
+
+    return drain
+
+
+# Engine tests need committed rows: the wave job's threads use their own connections.
+engine_db = pytest.mark.django_db(transaction=True, serialized_rollback=True)

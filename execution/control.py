@@ -34,6 +34,25 @@ class QueueUnavailable(Exception):
     """Redis does not answer, so no job can be queued (HTTP 503)."""
 
 
+S = MasterPlan.Status
+ALLOWED_FROM: dict[str, tuple[str, ...]] = {
+    "start": (S.READY,),
+    "pause": (S.RUNNING,),
+    # Resuming a running plan re-queues its wave: how a plan whose worker died goes on.
+    "resume": (S.PAUSED, S.RUNNING),
+    "cancel": (S.READY, S.RUNNING, S.PAUSED, S.PAUSED_BUDGET),
+}
+
+
+def available_actions(status: str) -> list[str]:
+    """The buttons a page offers for a plan in this status."""
+    return [
+        action
+        for action, allowed in ALLOWED_FROM.items()
+        if status in allowed and not (action == "resume" and status == S.RUNNING)
+    ]
+
+
 @dataclass(frozen=True)
 class ControlResult:
     status: str
@@ -112,8 +131,9 @@ def _run(masterplan: MasterPlan, wave: Wave | None, previous_status: str) -> Con
 
 def start_masterplan(masterplan_id: object) -> ControlResult:
     _require_queue()
-    allowed = (MasterPlan.Status.READY,)
-    masterplan, wave = _change_status(masterplan_id, "start", allowed, MasterPlan.Status.RUNNING)
+    masterplan, wave = _change_status(
+        masterplan_id, "start", ALLOWED_FROM["start"], MasterPlan.Status.RUNNING
+    )
     return _run(masterplan, wave, MasterPlan.Status.READY)
 
 
@@ -122,29 +142,25 @@ def resume_masterplan(masterplan_id: object) -> ControlResult:
     _require_queue()
     previous = MasterPlan.objects.values_list("status", flat=True).get(pk=masterplan_id)
     release_stale_atoms(masterplan_id)
-    allowed = (MasterPlan.Status.PAUSED, MasterPlan.Status.RUNNING)
-    masterplan, wave = _change_status(masterplan_id, "resume", allowed, MasterPlan.Status.RUNNING)
+    masterplan, wave = _change_status(
+        masterplan_id, "resume", ALLOWED_FROM["resume"], MasterPlan.Status.RUNNING
+    )
     return _run(masterplan, wave, previous)
 
 
 def pause_masterplan(masterplan_id: object) -> ControlResult:
     """Stop admitting atoms; the ones in flight finish."""
-    allowed = (MasterPlan.Status.RUNNING,)
-    masterplan, _ = _change_status(masterplan_id, "pause", allowed, MasterPlan.Status.PAUSED)
+    masterplan, _ = _change_status(
+        masterplan_id, "pause", ALLOWED_FROM["pause"], MasterPlan.Status.PAUSED
+    )
     return ControlResult(masterplan.status, [])
 
 
 def cancel_masterplan(masterplan_id: object) -> ControlResult:
     """End the plan for good: atoms not started are skipped, the ones in flight finish."""
-    allowed = (
-        MasterPlan.Status.READY,
-        MasterPlan.Status.RUNNING,
-        MasterPlan.Status.PAUSED,
-        MasterPlan.Status.PAUSED_BUDGET,
-    )
     with transaction.atomic():
         masterplan, _ = _change_status(
-            masterplan_id, "cancel", allowed, MasterPlan.Status.CANCELLED
+            masterplan_id, "cancel", ALLOWED_FROM["cancel"], MasterPlan.Status.CANCELLED
         )
         masterplan.atoms.filter(status__in=Atom.RUNNABLE_STATUSES).update(
             status=Atom.Status.SKIPPED, last_error="skipped: the masterplan was cancelled"

@@ -31,7 +31,7 @@ from execution.models import Atom, AtomDependency, MasterPlan, Wave
 from execution.prompts import SYSTEM_PROMPTS, ContextFile, NoCodeBlock, atom_prompt, extract_code
 from execution.signals import wave_finished
 from execution.validation import syntax_error
-from execution.workspace import resolve_in_workspace
+from execution.workspace import WorkspacePathError, resolve_in_workspace
 
 logger = logging.getLogger(__name__)
 
@@ -62,18 +62,25 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
     done. Returns counts of what this job did."""
     close_old_connections()
     with transaction.atomic():
-        wave = Wave.objects.select_for_update().select_related("masterplan").get(pk=wave_id)
+        wave = (
+            Wave.objects.select_for_update(of=("self",))
+            .select_related("masterplan")
+            .get(pk=wave_id)
+        )
         if wave.masterplan.status != MasterPlan.Status.RUNNING:
             return {"ran": 0}
         if wave.status == Wave.Status.PENDING:
             wave.status = Wave.Status.RUNNING
             wave.started_at = timezone.now()
             wave.save(update_fields=["status", "started_at"])
-    atom_ids = list(
-        Atom.objects.filter(wave_id=wave_id, status__in=Atom.RUNNABLE_STATUSES)
-        .order_by("source_line")
-        .values_list("pk", flat=True)
-    )[shard::shards]
+    # Slice the wave's whole, stable atom list: slicing only the runnable ones would shift
+    # as other shards finish, and leave atoms to no shard.
+    wave_atoms = Atom.objects.filter(wave_id=wave_id).order_by("source_line", "pk")
+    atom_ids = [
+        pk
+        for pk, status in list(wave_atoms.values_list("pk", "status"))[shard::shards]
+        if status in Atom.RUNNABLE_STATUSES
+    ]
     connection.close()
     limit = max(1, math.ceil(settings.MGE_CONCURRENCY_INITIAL / shards))
     leases = _LeaseKeeper()
@@ -147,6 +154,13 @@ def run_atom(atom_id: str, leases: _LeaseKeeper) -> str:
         context = _context_files(atom)
     try:
         return _write_atom(atom, context)
+    except Exception as error:
+        # One atom's surprise must not take its wave job (and the other atoms) down.
+        logger.exception("atom %s failed unexpectedly", atom_id)
+        return _finish_atom(
+            atom, Atom.Status.FAILED, None, time.perf_counter(), 0, 0,
+            error=f"internal error: {type(error).__name__}: {error}",
+        )  # fmt: skip
     finally:
         leases.discard(atom_id)
 
@@ -171,6 +185,10 @@ def _write_atom(atom: Atom, context: list[ContextFile]) -> str:
     attempts = atom.attempts
     while attempts < atom.max_attempts:
         attempts += 1
+        with database_turn():
+            # Counted before the call: an atom whose worker dies mid-call has used it, so
+            # a crash cannot replay an atom forever.
+            Atom.objects.filter(pk=atom.pk, status=Atom.Status.RUNNING).update(attempts=attempts)
         request = LLMRequest(
             model=model,
             system=SYSTEM_PROMPTS[atom.language],
@@ -209,7 +227,11 @@ def _write_atom(atom: Atom, context: list[ContextFile]) -> str:
         if problem:
             errors.append(f"{atom.file_path} does not parse: {problem}")
             continue
-        _write_file(Path(atom.masterplan.workspace_path), atom.file_path, code)
+        try:
+            _write_file(Path(atom.masterplan.workspace_path), atom.file_path, code)
+        except WorkspacePathError as error:
+            errors.append(f"refused to write {atom.file_path}: {error}")
+            break
         return _finish_atom(
             atom, Atom.Status.COMPLETED, attempts, started, input_tokens, output_tokens, code=code
         )
@@ -237,7 +259,7 @@ def _write_file(workspace: Path, relative_path: str, code: str) -> None:
 def _finish_atom(
     atom: Atom,
     status: str,
-    attempts: int,
+    attempts: int | None,
     started: float,
     input_tokens: int,
     output_tokens: int,
@@ -248,7 +270,7 @@ def _finish_atom(
     with database_turn():
         Atom.objects.filter(pk=atom.pk, status=Atom.Status.RUNNING).update(
             status=status,
-            attempts=attempts,
+            attempts=F("attempts") if attempts is None else attempts,
             generated_code=code,
             last_error=error,
             input_tokens=F("input_tokens") + input_tokens,
@@ -360,7 +382,9 @@ def release_stale_atoms(masterplan_id: object | None = None) -> list[object]:
     if masterplan_id is not None:
         stale = stale.filter(masterplan_id=masterplan_id)
     with transaction.atomic():
-        ids = list(stale.select_for_update().values_list("pk", "masterplan_id"))
+        # No ordering: Atom's default one joins the nullable wave, and PostgreSQL cannot
+        # lock the nullable side of an outer join.
+        ids = list(stale.order_by().select_for_update().values_list("pk", "masterplan_id"))
         Atom.objects.filter(pk__in=[pk for pk, _ in ids], status=Atom.Status.RUNNING).update(
             status=Atom.Status.PENDING, lease_expires_at=None
         )

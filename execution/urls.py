@@ -16,8 +16,18 @@ urlpatterns = [
         name="masterplan-document",
     ),
     path(
+        "masterplans/<uuid:masterplan_id>/files/",
+        views.workspace_file,
+        name="masterplan-file",
+    ),
+    path(
         "masterplans/<uuid:masterplan_id>/delete/",
         views.masterplan_delete,
         name="masterplan-delete",
+    ),
+    path(
+        "masterplans/<uuid:masterplan_id>/<str:action>/",
+        views.masterplan_control,
+        name="masterplan-control",
     ),
 ]

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from execution import control
 from execution.actions import MasterPlanBusyError, delete_masterplan, import_masterplan
 from execution.export import export_masterplan
 from execution.forms import MasterPlanUploadForm
 from execution.masterplan_format import MasterPlanFormatError
 from execution.models import Atom, MasterPlan, Milestone, Phase, Task
+from execution.workspace import WorkspacePathError, resolve_in_workspace, workspace_files
 
 
 @login_required
@@ -37,9 +40,19 @@ def masterplan_detail(request: HttpRequest, masterplan_id: str) -> HttpResponse:
         atoms = atoms.filter(status=status_filter)
     else:
         status_filter = ""
-    context = {"masterplan": masterplan, "atoms": atoms, "status_filter": status_filter}
+    context = {
+        "masterplan": masterplan,
+        "atoms": atoms,
+        "status_filter": status_filter,
+        "waves": masterplan.waves.all(),
+        "status_counts": Counter(masterplan.atoms.values_list("status", flat=True)),
+        "atom_statuses": Atom.Status.values,
+        "available_actions": control.available_actions(masterplan.status),
+    }
     if request.htmx and request.htmx.target == "atoms":
         return render(request, "execution/_atoms_table.html", context)
+    if request.htmx and request.htmx.target == "live":
+        return render(request, "execution/_live.html", context)
     phases = Phase.objects.filter(masterplan=masterplan).prefetch_related(
         Prefetch(
             "milestones",
@@ -50,10 +63,8 @@ def masterplan_detail(request: HttpRequest, masterplan_id: str) -> HttpResponse:
     )
     context |= {
         "phases": phases,
-        "waves": masterplan.waves.all(),
         "requirements": masterplan.requirements.all(),
-        "status_counts": Counter(masterplan.atoms.values_list("status", flat=True)),
-        "atom_statuses": Atom.Status.values,
+        "workspace_files": workspace_files(Path(masterplan.workspace_path)),
     }
     return render(request, "execution/masterplan_detail.html", context)
 
@@ -102,3 +113,47 @@ def masterplan_delete(request: HttpRequest, masterplan_id: str) -> HttpResponse:
         return redirect("execution:masterplan-detail", masterplan_id=masterplan.pk)
     messages.success(request, f"Deleted masterplan {masterplan.name!r}.")
     return redirect("execution:masterplan-list")
+
+
+CONTROL_ACTIONS = {
+    "start": control.start_masterplan,
+    "pause": control.pause_masterplan,
+    "resume": control.resume_masterplan,
+    "cancel": control.cancel_masterplan,
+}
+
+
+@login_required
+@permission_required("execution.run_masterplan", raise_exception=True)
+@require_POST
+def masterplan_control(request: HttpRequest, masterplan_id: str, action: str) -> HttpResponse:
+    masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
+    if action not in CONTROL_ACTIONS:
+        raise Http404(f"no action {action!r}")
+    try:
+        CONTROL_ACTIONS[action](masterplan.pk)
+    except (control.TransitionRefused, control.QueueUnavailable) as refused:
+        messages.error(request, str(refused))
+    url = reverse("execution:masterplan-detail", args=[masterplan.pk])
+    # The page reloads with the new status; while running, its live region polls.
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@login_required
+@permission_required("execution.view_masterplan", raise_exception=True)
+def workspace_file(request: HttpRequest, masterplan_id: str) -> HttpResponse:
+    masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
+    path = request.GET.get("path", "")
+    try:
+        target = resolve_in_workspace(Path(masterplan.workspace_path), path)
+    except WorkspacePathError as error:
+        return HttpResponseBadRequest(f"{error}")
+    if not target.is_file():
+        raise Http404(f"no file {path!r} in this workspace")
+    context = {
+        "masterplan": masterplan,
+        "path": path,
+        "code": target.read_text(encoding="utf-8", errors="replace"),
+        "atom": masterplan.atoms.filter(file_path=path).first(),
+    }
+    return render(request, "execution/workspace_file.html", context)

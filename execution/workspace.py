@@ -57,3 +57,14 @@ def resolve_in_workspace(workspace: Path, relative_path: str) -> Path:
             f"{relative_path!r} resolves outside the workspace (through a symbolic link)"
         )
     return candidate
+
+
+def workspace_files(workspace: Path) -> list[str]:
+    """The files written into a workspace, relative and sorted (temporary files left out)."""
+    if not workspace.is_dir():
+        return []
+    return sorted(
+        str(path.relative_to(workspace))
+        for path in workspace.rglob("*")
+        if path.is_file() and not path.name.startswith(".")
+    )

@@ -7,13 +7,19 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from acceptance.api import RequirementViewSet
-from execution.api import (
+from execution.api.masterplans import (
     AtomViewSet,
     MasterPlanViewSet,
     MilestoneViewSet,
     PhaseViewSet,
     TaskViewSet,
     WaveViewSet,
+)
+from execution.api.runs import (
+    CONTROL_ACTIONS,
+    JobView,
+    MasterPlanControlView,
+    MasterPlanProgressView,
 )
 
 router = DefaultRouter()
@@ -26,6 +32,20 @@ router.register("waves", WaveViewSet)
 router.register("requirements", RequirementViewSet)
 
 urlpatterns = [
+    *[
+        path(
+            f"execution/masterplans/<uuid:masterplan_id>/{action}",
+            MasterPlanControlView.as_view(action_name=action),
+            name=f"masterplan-{action}",
+        )
+        for action in CONTROL_ACTIONS
+    ],
+    path(
+        "execution/masterplans/<uuid:masterplan_id>/progress",
+        MasterPlanProgressView.as_view(),
+        name="masterplan-progress",
+    ),
+    path("jobs/<str:job_id>", JobView.as_view(), name="job"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include(router.urls)),

@@ -199,7 +199,7 @@ MGE_LLM_PROVIDER = env_choice(
 )
 MGE_MODEL_BY_COMPLEXITY: dict[str, str] = env_json_object(
     "MGE_MODEL_BY_COMPLEXITY",
-    {"low": "claude-haiku-4-5", "medium": "claude-sonnet-4-5", "high": "claude-opus-4-5"},
+    {"low": "claude-haiku-4-5", "medium": "claude-sonnet-4-6", "high": "claude-opus-4-6"},
 )
 if set(MGE_MODEL_BY_COMPLEXITY) != {"low", "medium", "high"} or not all(
     isinstance(model, str) and model for model in MGE_MODEL_BY_COMPLEXITY.values()

@@ -58,6 +58,7 @@ class StubStats:
     """Requests that reached the model, per atom (not capacity or scheduled refusals)."""
     in_flight: int = 0
     max_in_flight: int = 0
+    last_prompt_by_atom: dict[str, str] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -144,6 +145,7 @@ class StubServer:
         with self._lock:
             if atom:
                 self.stats.calls_by_atom[atom] += 1
+                self.stats.last_prompt_by_atom[atom] = str(messages[-1].get("content", ""))
             status = self.config.failing_atoms.get(atom)
             queued = self.config.atom_statuses.get(atom)
             if status is None and queued:

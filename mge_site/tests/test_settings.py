@@ -84,3 +84,10 @@ def test_provider_defaults_to_offline_without_an_api_key():
         cwd=settings.BASE_DIR,
     )
     assert probe.stdout.strip() == "offline", probe.stderr
+
+
+def test_default_models_are_not_deprecated_by_the_sdk():
+    # The SDK knows end-of-life dates; a default on that list breaks every run after it.
+    from anthropic.resources.messages.messages import DEPRECATED_MODELS
+
+    assert not set(settings.MGE_MODEL_BY_COMPLEXITY.values()) & set(DEPRECATED_MODELS)
