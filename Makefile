@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format browser clean
+.PHONY: run test bench lint format browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,3 +47,7 @@ format: $(VENV)/.dev-installed
 
 clean:
 	rm -rf $(VENV) var
+
+## bench: every benchmark in benchmarks/, one figure per line (PostgreSQL + Redis on 127.0.0.1)
+bench: $(VENV)/.dev-installed
+	@for script in benchmarks/*.py; do echo "# $$script"; $(BIN)/python $$script || exit 1; done

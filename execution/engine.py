@@ -14,11 +14,11 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
@@ -34,20 +34,45 @@ from execution.validation import syntax_error
 from execution.workspace import WorkspacePathError, resolve_in_workspace
 
 logger = logging.getLogger(__name__)
-
-# Threads of a wave job wait their turn for the database instead of each holding a
-# connection through its LLM call: a hundred atoms in flight must not need a hundred
-# PostgreSQL connections (the server's default limit).
-_database_turns = threading.BoundedSemaphore(int(os.environ.get("MGE_DB_CONNECTIONS", "8")))
+T = TypeVar("T")
 
 
-@contextmanager
-def database_turn() -> Iterator[None]:
-    with _database_turns:
-        try:
-            yield
-        finally:
+class DatabaseLane:
+    """A few threads, each with its own persistent connection, that do a wave job's
+    database work.
+
+    A hundred atoms in flight must not hold a hundred PostgreSQL connections (the
+    server's default limit) through their LLM calls, and opening a connection per query
+    costs more than the query: so atom threads hand their reads and writes to the lane.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="db-lane")
+
+    def run(self, function: Callable[..., T], *args: Any) -> T:
+        return self._pool.submit(_fresh_connection_call, function, args).result()
+
+    def __enter__(self) -> DatabaseLane:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Close every lane thread's connection: each thread takes exactly one of these
+        # tasks, since all of them wait at the barrier until every thread holds one.
+        barrier = threading.Barrier(self.size)
+
+        def close() -> None:
+            barrier.wait(timeout=30)
             connection.close()
+
+        for future in [self._pool.submit(close) for _ in range(self.size)]:
+            future.result()
+        self._pool.shutdown()
+
+
+def _fresh_connection_call(function: Callable[..., T], args: tuple[Any, ...]) -> T:
+    close_old_connections()  # drops a connection past its age or broken
+    return function(*args)
 
 
 def lease_deadline() -> timezone.datetime:
@@ -73,6 +98,14 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
             wave.status = Wave.Status.RUNNING
             wave.started_at = timezone.now()
             wave.save(update_fields=["status", "started_at"])
+        # Released by a dead worker after its last attempt: nothing may claim it again.
+        wave.atoms.filter(
+            status__in=Atom.RUNNABLE_STATUSES, attempts__gte=F("max_attempts")
+        ).update(
+            status=Atom.Status.FAILED,
+            last_error="no attempts left: its worker stopped during the last one",
+            finished_at=timezone.now(),
+        )
     # Slice the wave's whole, stable atom list: slicing only the runnable ones would shift
     # as other shards finish, and leave atoms to no shard.
     wave_atoms = Atom.objects.filter(wave_id=wave_id).order_by("source_line", "pk")
@@ -81,12 +114,21 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
         for pk, status in list(wave_atoms.values_list("pk", "status"))[shard::shards]
         if status in Atom.RUNNABLE_STATUSES
     ]
+    # Everything the atoms need, read in two queries rather than a few per atom.
+    atoms = Atom.objects.select_related("masterplan").in_bulk(atom_ids)
+    contexts = _context_files(atom_ids)
     connection.close()
     limit = max(1, math.ceil(settings.MGE_CONCURRENCY_INITIAL / shards))
-    leases = _LeaseKeeper()
     outcomes: dict[str, int] = {}
-    with leases, ThreadPoolExecutor(max_workers=min(limit, max(1, len(atom_ids)))) as pool:
-        for outcome in pool.map(lambda atom_id: run_atom(atom_id, leases), atom_ids):
+    with (
+        DatabaseLane(settings.MGE_DB_CONNECTIONS_PER_JOB) as db,
+        _LeaseKeeper(db) as leases,
+        ThreadPoolExecutor(max_workers=min(limit, max(1, len(atom_ids)))) as pool,
+    ):
+        for outcome in pool.map(
+            lambda atom_id: run_atom(atoms[atom_id], contexts.get(atom_id, []), db, leases),
+            atom_ids,
+        ):
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
     finish_wave_if_done(wave_id)
     return outcomes
@@ -95,7 +137,8 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
 class _LeaseKeeper:
     """Renews the leases of the atoms this job runs, until the job ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, db: DatabaseLane) -> None:
+        self.db = db
         self.running: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -123,72 +166,85 @@ class _LeaseKeeper:
             with self._lock:
                 ids = list(self.running)
             if ids:
-                with database_turn():
-                    Atom.objects.filter(pk__in=ids, status=Atom.Status.RUNNING).update(
-                        lease_expires_at=lease_deadline()
-                    )
+                self.db.run(_renew_leases, ids)
+
+
+def _renew_leases(atom_ids: list[str]) -> None:
+    Atom.objects.filter(pk__in=atom_ids, status=Atom.Status.RUNNING).update(
+        lease_expires_at=lease_deadline()
+    )
 
 
 # --- one atom ----------------------------------------------------------------------------------
 
 
-def run_atom(atom_id: str, leases: _LeaseKeeper) -> str:
+def run_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane, leases: _LeaseKeeper) -> str:
     """Claim the atom, write it with the LLM (retrying with feedback), record the outcome."""
-    with database_turn():
-        # The claim is the guard against running an atom twice: only one caller turns
-        # pending into running, and none does once the masterplan is paused or cancelled.
-        claimed = Atom.objects.filter(
+    if not db.run(_claim_atom, atom.pk):
+        return "skipped"
+    atom.attempts += 1  # the claim counted the first attempt
+    leases.add(atom.pk)
+    try:
+        return _write_atom(atom, context, db)
+    except Exception as error:
+        # One atom's surprise must not take its wave job (and the other atoms) down.
+        logger.exception("atom %s failed unexpectedly", atom.pk)
+        return db.run(
+            _finish_atom, atom, Atom.Status.FAILED, None, time.perf_counter(), 0, 0, "",
+            f"internal error: {type(error).__name__}: {error}",
+        )  # fmt: skip
+    finally:
+        leases.discard(atom.pk)
+
+
+def _claim_atom(atom_id: object) -> bool:
+    # The claim is the guard against running an atom twice: only one caller turns
+    # pending into running, and none does once the masterplan is paused or cancelled.
+    # It counts the first attempt: an atom whose worker dies mid-call has used it, so a
+    # crash cannot replay an atom forever.
+    return bool(
+        Atom.objects.filter(
             pk=atom_id,
             status__in=Atom.RUNNABLE_STATUSES,
             masterplan__status=MasterPlan.Status.RUNNING,
+            attempts__lt=F("max_attempts"),
         ).update(
             status=Atom.Status.RUNNING,
+            attempts=F("attempts") + 1,
             started_at=timezone.now(),
             lease_expires_at=lease_deadline(),
             last_error="",
         )
-        if not claimed:
-            return "skipped"
-        leases.add(atom_id)
-        atom = Atom.objects.select_related("masterplan").get(pk=atom_id)
-        context = _context_files(atom)
-    try:
-        return _write_atom(atom, context)
-    except Exception as error:
-        # One atom's surprise must not take its wave job (and the other atoms) down.
-        logger.exception("atom %s failed unexpectedly", atom_id)
-        return _finish_atom(
-            atom, Atom.Status.FAILED, None, time.perf_counter(), 0, 0,
-            error=f"internal error: {type(error).__name__}: {error}",
-        )  # fmt: skip
-    finally:
-        leases.discard(atom_id)
+    )
 
 
-def _context_files(atom: Atom) -> list[ContextFile]:
-    dependencies = (
-        AtomDependency.objects.filter(atom=atom, depends_on__status=Atom.Status.COMPLETED)
+def _context_files(atom_ids: list[object]) -> dict[object, list[ContextFile]]:
+    """The code of each atom's completed dependencies, which its prompt shows."""
+    edges = (
+        AtomDependency.objects.filter(atom_id__in=atom_ids, depends_on__status="completed")
         .select_related("depends_on")
         .order_by("depends_on__source_line")
     )
-    return [
-        ContextFile(d.depends_on.file_path, d.depends_on.language, d.depends_on.generated_code)
-        for d in dependencies
-    ]
+    contexts: dict[object, list[ContextFile]] = {}
+    for edge in edges:
+        dependency = edge.depends_on
+        contexts.setdefault(edge.atom_id, []).append(
+            ContextFile(dependency.file_path, dependency.language, dependency.generated_code)
+        )
+    return contexts
 
 
-def _write_atom(atom: Atom, context: list[ContextFile]) -> str:
+def _count_attempt(atom_id: object, attempts: int) -> None:
+    Atom.objects.filter(pk=atom_id, status=Atom.Status.RUNNING).update(attempts=attempts)
+
+
+def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str:
     started = time.perf_counter()
     errors: list[str] = []
     input_tokens = output_tokens = 0
     model = atom.model_name
-    attempts = atom.attempts
-    while attempts < atom.max_attempts:
-        attempts += 1
-        with database_turn():
-            # Counted before the call: an atom whose worker dies mid-call has used it, so
-            # a crash cannot replay an atom forever.
-            Atom.objects.filter(pk=atom.pk, status=Atom.Status.RUNNING).update(attempts=attempts)
+    attempts = atom.attempts  # this attempt included
+    while True:
         request = LLMRequest(
             model=model,
             system=SYSTEM_PROMPTS[atom.language],
@@ -220,30 +276,32 @@ def _write_atom(atom: Atom, context: list[ContextFile]) -> str:
         output_tokens += response.usage.output_tokens
         try:
             code = extract_code(response.text, atom.language)
+            problem = syntax_error(atom.language, atom.file_path, code)
         except NoCodeBlock as error:
-            errors.append(str(error))
-            continue
-        problem = syntax_error(atom.language, atom.file_path, code)
+            problem = str(error)
+        else:
+            problem = problem and f"{atom.file_path} does not parse: {problem}"
         if problem:
-            errors.append(f"{atom.file_path} does not parse: {problem}")
+            errors.append(problem)
+            if attempts >= atom.max_attempts:
+                break
+            attempts += 1
+            # Counted before the call: an atom whose worker dies mid-call has used it.
+            db.run(_count_attempt, atom.pk, attempts)
             continue
         try:
             _write_file(Path(atom.masterplan.workspace_path), atom.file_path, code)
         except WorkspacePathError as error:
             errors.append(f"refused to write {atom.file_path}: {error}")
             break
-        return _finish_atom(
-            atom, Atom.Status.COMPLETED, attempts, started, input_tokens, output_tokens, code=code
-        )
-    return _finish_atom(
-        atom,
-        Atom.Status.FAILED,
-        attempts,
-        started,
-        input_tokens,
-        output_tokens,
-        error=errors[-1] if errors else "no attempts left",
-    )
+        return db.run(
+            _finish_atom, atom, Atom.Status.COMPLETED, attempts, started,
+            input_tokens, output_tokens, code, "",
+        )  # fmt: skip
+    return db.run(
+        _finish_atom, atom, Atom.Status.FAILED, attempts, started, input_tokens, output_tokens,
+        "", errors[-1] if errors else "no attempts left",
+    )  # fmt: skip
 
 
 def _write_file(workspace: Path, relative_path: str, code: str) -> None:
@@ -263,22 +321,20 @@ def _finish_atom(
     started: float,
     input_tokens: int,
     output_tokens: int,
-    *,
-    code: str = "",
-    error: str = "",
+    code: str,
+    error: str,
 ) -> str:
-    with database_turn():
-        Atom.objects.filter(pk=atom.pk, status=Atom.Status.RUNNING).update(
-            status=status,
-            attempts=F("attempts") if attempts is None else attempts,
-            generated_code=code,
-            last_error=error,
-            input_tokens=F("input_tokens") + input_tokens,
-            output_tokens=F("output_tokens") + output_tokens,
-            execution_time_seconds=round(time.perf_counter() - started, 3),
-            finished_at=timezone.now(),
-            lease_expires_at=None,
-        )
+    Atom.objects.filter(pk=atom.pk, status=Atom.Status.RUNNING).update(
+        status=status,
+        attempts=F("attempts") if attempts is None else attempts,
+        generated_code=code,
+        last_error=error,
+        input_tokens=F("input_tokens") + input_tokens,
+        output_tokens=F("output_tokens") + output_tokens,
+        execution_time_seconds=round(time.perf_counter() - started, 3),
+        finished_at=timezone.now(),
+        lease_expires_at=None,
+    )
     return status
 
 

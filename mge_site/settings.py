@@ -220,6 +220,8 @@ MGE_OFFLINE_RESPONSES_DIR = BASE_DIR / "examples" / "responses"
 MGE_CONCURRENCY_INITIAL = env_int("MGE_CONCURRENCY_INITIAL", 100, minimum=1)
 # A running atom whose worker stops renewing its lease this long is run again.
 MGE_ATOM_LEASE_SECONDS = env_int("MGE_ATOM_LEASE_SECONDS", 120, minimum=2)
+# Database connections a wave job uses for its atoms' reads and writes.
+MGE_DB_CONNECTIONS_PER_JOB = env_int("MGE_DB_CONNECTIONS_PER_JOB", 4, minimum=1)
 # Waves larger than this are split into several jobs so several workers share them.
 MGE_WAVE_SHARD_SIZE = env_int("MGE_WAVE_SHARD_SIZE", 200, minimum=1)
 MGE_WORKSPACE_ROOT = Path(env_str("MGE_WORKSPACE_ROOT", str(VAR_DIR / "workspaces"))).resolve()

@@ -124,3 +124,18 @@ def test_the_scheduler_sweep_releases_lapsed_atoms_and_requeues_the_wave(
     run_jobs()
     masterplan.refresh_from_db()
     assert masterplan.status == MasterPlan.Status.COMPLETED
+
+
+@engine_db
+def test_an_atom_released_after_its_last_attempt_fails_instead_of_waiting_forever(
+    imported, fast_offline, run_jobs
+):
+    masterplan = imported("slugkit")
+    start_masterplan(masterplan.pk)
+    Atom.objects.filter(masterplan=masterplan, name="fold_accents").update(attempts=3)
+    run_jobs()
+    fold = masterplan.atoms.get(name="fold_accents")
+    assert fold.status == Atom.Status.FAILED
+    assert fold.last_error.startswith("no attempts left")
+    masterplan.refresh_from_db()
+    assert masterplan.status == MasterPlan.Status.FAILED

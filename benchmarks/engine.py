@@ -1,0 +1,138 @@
+"""Engine makespan against its lower bound.
+
+A generated 1,000-atom masterplan in 10 waves of 100 (each atom depends on one of the
+wave before), concurrency limit 100, the Anthropic API stub answering after 1 s, two RQ
+worker processes, PostgreSQL and Redis. The lower bound is what a perfect scheduler needs:
+Σ over waves of ceil(atoms / limit) × latency. Prints one figure per line.
+
+    python benchmarks/engine.py            (make bench runs it)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+WAVES, ATOMS_PER_WAVE, LIMIT, LATENCY_S, WORKERS = 10, 100, 100, 1.0, 2
+DATABASE = "mge_bench"
+DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def generated_masterplan() -> str:
+    atoms = []
+    for wave in range(WAVES):
+        for index in range(ATOMS_PER_WAVE):
+            depends = f"\n                depends_on: [w{wave - 1}_a{index}]" if wave else ""
+            atoms.append(
+                f"              - name: w{wave}_a{index}\n"
+                f"                file: gen/w{wave}/a{index}.py{depends}\n"
+                f"                spec: Define w{wave}_a{index}()."
+            )
+    return (
+        "---\nname: engine-benchmark\nbudget:\n  hard_cap_usd: 10000\n---\n\n## Plan\n\n"
+        "```yaml\nphases:\n  - name: P\n    milestones:\n      - name: M\n        tasks:\n"
+        "          - name: T\n            atoms:\n" + "\n".join(atoms) + "\n```\n"
+    )
+
+
+def recreate_database() -> None:
+    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {DATABASE}")
+    admin.close()
+
+
+def main() -> None:
+    stub_port = free_port()
+    environment = {
+        **os.environ,
+        "DATABASE_URL": DATABASE_URL,
+        "REDIS_URL": REDIS_URL,
+        "MGE_LLM_PROVIDER": "anthropic",
+        "ANTHROPIC_API_KEY": "benchmark",
+        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{stub_port}",
+        "MGE_CONCURRENCY_INITIAL": str(LIMIT),
+        # Two shards a wave, so both workers share it; each shard gets half the limit.
+        "MGE_WAVE_SHARD_SIZE": str(math.ceil(ATOMS_PER_WAVE / WORKERS)),
+        "MGE_WORKSPACE_ROOT": str(BASE_DIR / "var" / "bench-workspaces"),
+        "MGE_LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(environment)
+    recreate_database()
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=BASE_DIR, env=environment, check=True)
+
+    import django
+
+    sys.path.insert(0, str(BASE_DIR))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "mge_site.settings"
+    django.setup()
+    from execution.actions import import_masterplan
+    from execution.control import start_masterplan
+    from execution.models import MasterPlan
+    from mge_site.redis_connection import get_redis
+
+    get_redis().flushdb()
+    masterplan = import_masterplan(generated_masterplan())
+    latency_ms = str(int(LATENCY_S * 1000))
+    processes = [
+        subprocess.Popen(
+            [*manage, "mge", "llm-stub", "--port", str(stub_port), "--latency-ms", latency_ms],
+            cwd=BASE_DIR,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+        )
+    ]
+    processes += [
+        subprocess.Popen(
+            [*manage, "rqworker", "waves", "--worker-class", "rq.worker.SimpleWorker"],
+            cwd=BASE_DIR,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(WORKERS)
+    ]
+    try:
+        time.sleep(3)  # workers and stub up
+        started = time.monotonic()
+        start_masterplan(masterplan.pk)
+        while True:
+            masterplan.refresh_from_db()
+            if masterplan.status != MasterPlan.Status.RUNNING:
+                break
+            time.sleep(0.05)
+        makespan = time.monotonic() - started
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=30)
+    if masterplan.status != MasterPlan.Status.COMPLETED:
+        raise SystemExit(f"benchmark plan ended {masterplan.status}: {masterplan.status_reason}")
+    lower_bound = WAVES * math.ceil(ATOMS_PER_WAVE / LIMIT) * LATENCY_S
+    print(f"engine_makespan_s: {makespan:.2f}")
+    print(f"engine_lower_bound_s: {lower_bound:.2f}")
+    print(f"engine_makespan_ratio: {makespan / lower_bound:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,2 @@
+export { EventBus } from "./bus";
+export type { EventMap, Handler, Middleware } from "./types";
