@@ -125,8 +125,13 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
         _LeaseKeeper(db) as leases,
         ThreadPoolExecutor(max_workers=min(limit, max(1, len(atom_ids)))) as pool,
     ):
+        # The first `limit` atoms start at once: claim them in one statement, so they do
+        # not queue behind each other's claims. The rest claim a slot as one frees up.
+        claimed_together = db.run(_claim_atoms, atom_ids[:limit])
         for outcome in pool.map(
-            lambda atom_id: run_atom(atoms[atom_id], contexts.get(atom_id, []), db, leases),
+            lambda atom_id: run_atom(
+                atoms[atom_id], contexts.get(atom_id, []), db, leases, atom_id in claimed_together
+            ),
             atom_ids,
         ):
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
@@ -178,9 +183,15 @@ def _renew_leases(atom_ids: list[str]) -> None:
 # --- one atom ----------------------------------------------------------------------------------
 
 
-def run_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane, leases: _LeaseKeeper) -> str:
+def run_atom(
+    atom: Atom,
+    context: list[ContextFile],
+    db: DatabaseLane,
+    leases: _LeaseKeeper,
+    claimed: bool = False,
+) -> str:
     """Claim the atom, write it with the LLM (retrying with feedback), record the outcome."""
-    if not db.run(_claim_atom, atom.pk):
+    if not claimed and not db.run(_claim_atoms, [atom.pk]):
         return "skipped"
     atom.attempts += 1  # the claim counted the first attempt
     leases.add(atom.pk)
@@ -197,25 +208,35 @@ def run_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane, leases: _
         leases.discard(atom.pk)
 
 
-def _claim_atom(atom_id: object) -> bool:
-    # The claim is the guard against running an atom twice: only one caller turns
-    # pending into running, and none does once the masterplan is paused or cancelled.
-    # It counts the first attempt: an atom whose worker dies mid-call has used it, so a
-    # crash cannot replay an atom forever.
-    return bool(
-        Atom.objects.filter(
-            pk=atom_id,
-            status__in=Atom.RUNNABLE_STATUSES,
-            masterplan__status=MasterPlan.Status.RUNNING,
-            attempts__lt=F("max_attempts"),
-        ).update(
+def _claim_atoms(atom_ids: list[object]) -> set[object]:
+    """Turn these atoms from pending into running, as far as they still may run; returns
+    the ones this call claimed.
+
+    The claim is the guard against running an atom twice: only one caller turns pending
+    into running (rows another job is claiming are skipped, not waited for), and none
+    does once the masterplan is paused or cancelled. It counts the first attempt: an atom
+    whose worker dies mid-call has used it, so a crash cannot replay an atom forever.
+    """
+    with transaction.atomic():
+        claimable = list(
+            Atom.objects.filter(
+                pk__in=atom_ids,
+                status__in=Atom.RUNNABLE_STATUSES,
+                masterplan__status=MasterPlan.Status.RUNNING,
+                attempts__lt=F("max_attempts"),
+            )
+            .order_by()
+            .select_for_update(of=("self",), skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        Atom.objects.filter(pk__in=claimable).update(
             status=Atom.Status.RUNNING,
             attempts=F("attempts") + 1,
             started_at=timezone.now(),
             lease_expires_at=lease_deadline(),
             last_error="",
         )
-    )
+    return set(claimable)
 
 
 def _context_files(atom_ids: list[object]) -> dict[object, list[ContextFile]]:
