@@ -48,6 +48,7 @@ def masterplan_detail(request: HttpRequest, masterplan_id: str) -> HttpResponse:
         "status_counts": Counter(masterplan.atoms.values_list("status", flat=True)),
         "atom_statuses": Atom.Status.values,
         "available_actions": control.available_actions(masterplan.status),
+        "workspace_files": workspace_files(Path(masterplan.workspace_path)),
     }
     if request.htmx and request.htmx.target == "atoms":
         return render(request, "execution/_atoms_table.html", context)
@@ -64,7 +65,6 @@ def masterplan_detail(request: HttpRequest, masterplan_id: str) -> HttpResponse:
     context |= {
         "phases": phases,
         "requirements": masterplan.requirements.all(),
-        "workspace_files": workspace_files(Path(masterplan.workspace_path)),
     }
     return render(request, "execution/masterplan_detail.html", context)
 

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
 from django.db import connections
 
 from execution.models import MasterPlan
@@ -120,3 +121,36 @@ def test_pages_load_no_asset_from_another_host(page, live_server, viewer, import
     assert all(url.startswith(live_server.url) for url in requested), requested
     assert page.evaluate("typeof htmx") == "object"
     assert os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE") == "true"
+
+
+# serialized_rollback: a transactional test flushes the roles the data migration made.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_reviewer_starts_a_plan_watches_it_finish_and_reads_a_file(
+    page, live_server, reviewer, imported, fast_offline, run_jobs
+):
+    masterplan = imported("typed-event-bus")
+    log_in(page, live_server, reviewer)
+    page.click("text=typed-event-bus")
+    page.click("button.control.start")
+    page.wait_for_selector("h1 .status-running")
+    assert page.locator("button.control.pause").is_visible()
+
+    run_jobs()  # the worker, while the page polls
+
+    page.wait_for_selector("h1 .status-completed", timeout=15_000)
+    assert page.locator("button.control").count() == 0
+    files = page.locator(".files a").all_inner_texts()
+    assert files == [
+        "src/bus.ts",
+        "src/index.ts",
+        "src/middleware.ts",
+        "src/registry.ts",
+        "src/types.ts",
+    ]
+    page.click(".files a:has-text('src/bus.ts')")
+    code = page.locator("pre.code").inner_text()
+    stored = (settings.MGE_OFFLINE_RESPONSES_DIR / "typed-event-bus/src/bus.ts").read_text()
+    assert code.strip() == stored.strip()
+    assert "event_bus" in page.inner_text("main")
+    masterplan.refresh_from_db()
+    assert masterplan.status == MasterPlan.Status.COMPLETED

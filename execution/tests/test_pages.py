@@ -143,3 +143,36 @@ def test_requirement_code_spans_render_as_code_and_html_stays_escaped(client, vi
     page = client.get(f"/masterplans/{masterplan.pk}/").content.decode()
     assert "<code>f()</code> MUST return <code>&lt;b&gt;</code> &lt;script&gt;" in page
     assert "<script>x</script>" not in page
+
+
+@pytest.mark.django_db
+def test_the_file_viewer_stays_inside_the_workspace(client, viewer, imported):
+    masterplan = imported("slugkit")
+    client.force_login(viewer)
+    url = f"/masterplans/{masterplan.pk}/files/"
+    escape = client.get(url, {"path": "../../../etc/passwd"})
+    assert escape.status_code == 400
+    assert b"must not leave the workspace" in escape.content
+    assert client.get(url, {"path": "slugkit/absent.py"}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_control_buttons_need_the_reviewer_role(client, viewer, imported):
+    masterplan = imported("slugkit")
+    client.force_login(viewer)
+    page = client.get(f"/masterplans/{masterplan.pk}/").content.decode()
+    assert "control start" not in page
+    assert client.post(f"/masterplans/{masterplan.pk}/start/").status_code == 403
+    masterplan.refresh_from_db()
+    assert masterplan.status == MasterPlan.Status.READY
+
+
+@pytest.mark.django_db
+def test_a_refused_action_is_explained_on_the_page(client, reviewer, imported):
+    masterplan = imported("slugkit")
+    MasterPlan.objects.filter(pk=masterplan.pk).update(status=MasterPlan.Status.COMPLETED)
+    client.force_login(reviewer)
+    response = client.post(f"/masterplans/{masterplan.pk}/start/", follow=True)
+    assert (
+        "cannot start masterplan &#x27;slugkit&#x27;: it is completed" in response.content.decode()
+    )
