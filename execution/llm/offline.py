@@ -63,7 +63,9 @@ class OfflineResponder:
 
     def code_for(self, prompt: AtomPrompt) -> str:
         try:
-            stored = resolve_in_workspace(self.responses_dir / prompt.masterplan, prompt.file)
+            # Both parts come from a user's document: confine the joined path, so neither
+            # a masterplan named "../.." nor a file path can read outside the folder.
+            stored = resolve_in_workspace(self.responses_dir, f"{prompt.masterplan}/{prompt.file}")
         except WorkspacePathError:
             stored = None
         if stored and stored.is_file():
