@@ -167,3 +167,11 @@ def cancel_masterplan(masterplan_id: object) -> ControlResult:
         )
         MasterPlan.objects.filter(pk=masterplan.pk).update(finished_at=timezone.now())
     return ControlResult(masterplan.status, [])
+
+
+ACTIONS = {
+    "start": start_masterplan,
+    "pause": pause_masterplan,
+    "resume": resume_masterplan,
+    "cancel": cancel_masterplan,
+}

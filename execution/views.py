@@ -115,23 +115,15 @@ def masterplan_delete(request: HttpRequest, masterplan_id: str) -> HttpResponse:
     return redirect("execution:masterplan-list")
 
 
-CONTROL_ACTIONS = {
-    "start": control.start_masterplan,
-    "pause": control.pause_masterplan,
-    "resume": control.resume_masterplan,
-    "cancel": control.cancel_masterplan,
-}
-
-
 @login_required
 @permission_required("execution.run_masterplan", raise_exception=True)
 @require_POST
 def masterplan_control(request: HttpRequest, masterplan_id: str, action: str) -> HttpResponse:
     masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
-    if action not in CONTROL_ACTIONS:
+    if action not in control.ACTIONS:
         raise Http404(f"no action {action!r}")
     try:
-        CONTROL_ACTIONS[action](masterplan.pk)
+        control.ACTIONS[action](masterplan.pk)
     except (control.TransitionRefused, control.QueueUnavailable) as refused:
         messages.error(request, str(refused))
     url = reverse("execution:masterplan-detail", args=[masterplan.pk])

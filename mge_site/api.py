@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from acceptance.api import RequirementViewSet
+from execution import control
 from execution.api.masterplans import (
     AtomViewSet,
     MasterPlanViewSet,
@@ -16,7 +17,6 @@ from execution.api.masterplans import (
     WaveViewSet,
 )
 from execution.api.runs import (
-    CONTROL_ACTIONS,
     JobView,
     MasterPlanControlView,
     MasterPlanProgressView,
@@ -38,7 +38,7 @@ urlpatterns = [
             MasterPlanControlView.as_view(action_name=action),
             name=f"masterplan-{action}",
         )
-        for action in CONTROL_ACTIONS
+        for action in control.ACTIONS
     ],
     path(
         "execution/masterplans/<uuid:masterplan_id>/progress",

@@ -42,13 +42,6 @@ class ServiceUnavailable(APIException):
     default_code = "unavailable"
 
 
-CONTROL_ACTIONS = {
-    "start": control.start_masterplan,
-    "pause": control.pause_masterplan,
-    "resume": control.resume_masterplan,
-    "cancel": control.cancel_masterplan,
-}
-
 ControlResponse = inline_serializer(
     "ControlResponse",
     {
@@ -78,7 +71,7 @@ class MasterPlanControlView(APIView):
     def post(self, request: Request, masterplan_id: str) -> Response:
         masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
         try:
-            result = CONTROL_ACTIONS[self.action_name](masterplan.pk)
+            result = control.ACTIONS[self.action_name](masterplan.pk)
         except control.TransitionRefused as refused:
             raise Conflict({"detail": str(refused), "status": refused.status}) from None
         except control.QueueUnavailable as unavailable:
