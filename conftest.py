@@ -15,6 +15,14 @@ import pytest
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _static_root_exists() -> None:
+    """The session's live server builds its middleware once, with the default STATIC_ROOT."""
+    from django.conf import settings
+
+    settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_services(settings, tmp_path: Path) -> Iterator[None]:
     """A flushed Redis test database and a private workspace root for every test."""
