@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass
 
 import django_rq
@@ -41,6 +42,8 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
     # Resuming a running plan re-queues its wave: how a plan whose worker died goes on.
     "resume": (S.PAUSED, S.RUNNING),
     "cancel": (S.READY, S.RUNNING, S.PAUSED, S.PAUSED_BUDGET),
+    # Only a budget approver's override lifts a budget pause (budget.overrides).
+    "resume_after_override": (S.PAUSED_BUDGET,),
 }
 
 
@@ -49,7 +52,9 @@ def available_actions(status: str) -> list[str]:
     return [
         action
         for action, allowed in ALLOWED_FROM.items()
-        if status in allowed and not (action == "resume" and status == S.RUNNING)
+        if status in allowed
+        and action != "resume_after_override"
+        and not (action == "resume" and status == S.RUNNING)
     ]
 
 
@@ -59,7 +64,7 @@ class ControlResult:
     job_ids: list[str]
 
 
-def _require_queue() -> None:
+def require_queue() -> None:
     client = get_redis(timeout_seconds=2)
     try:
         client.ping()
@@ -74,17 +79,19 @@ def enqueue_wave(wave: Wave) -> list[str]:
     runnable = wave.atoms.filter(status__in=Atom.RUNNABLE_STATUSES).count()
     shards = max(1, math.ceil(runnable / settings.MGE_WAVE_SHARD_SIZE))
     queue = django_rq.get_queue("waves")
-    return [
+    # Our own ids: inside a transaction django-rq defers the enqueue and returns no job.
+    job_ids = [str(uuid.uuid4()) for _ in range(shards)]
+    for shard, job_id in enumerate(job_ids):
         queue.enqueue(
             WAVE_JOB,
             str(wave.pk),
             shard,
             shards,
+            job_id=job_id,
             job_timeout=WAVE_JOB_TIMEOUT_SECONDS,
             description=f"{wave.masterplan.name}: wave {wave.number} ({shard + 1}/{shards})",
-        ).id
-        for shard in range(shards)
-    ]
+        )
+    return job_ids
 
 
 def _current_wave(masterplan: MasterPlan) -> Wave | None:
@@ -130,7 +137,7 @@ def _run(masterplan: MasterPlan, wave: Wave | None, previous_status: str) -> Con
 
 
 def start_masterplan(masterplan_id: object) -> ControlResult:
-    _require_queue()
+    require_queue()
     masterplan, wave = _change_status(
         masterplan_id, "start", ALLOWED_FROM["start"], MasterPlan.Status.RUNNING
     )
@@ -139,13 +146,26 @@ def start_masterplan(masterplan_id: object) -> ControlResult:
 
 def resume_masterplan(masterplan_id: object) -> ControlResult:
     """Continue a paused plan, or one whose worker died: lapsed atoms run again."""
-    _require_queue()
+    require_queue()
     previous = MasterPlan.objects.values_list("status", flat=True).get(pk=masterplan_id)
     release_stale_atoms(masterplan_id)
     masterplan, wave = _change_status(
         masterplan_id, "resume", ALLOWED_FROM["resume"], MasterPlan.Status.RUNNING
     )
     return _run(masterplan, wave, previous)
+
+
+def resume_after_override(masterplan_id: object) -> ControlResult:
+    """Continue a plan paused at its hard cap, once the cap was raised."""
+    require_queue()
+    masterplan, wave = _change_status(
+        masterplan_id,
+        "resume",
+        ALLOWED_FROM["resume_after_override"],
+        MasterPlan.Status.RUNNING,
+    )
+    MasterPlan.objects.filter(pk=masterplan.pk).update(cost_paused_at=None)
+    return _run(masterplan, wave, MasterPlan.Status.PAUSED_BUDGET)
 
 
 def pause_masterplan(masterplan_id: object) -> ControlResult:

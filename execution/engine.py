@@ -26,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from execution.llm import gateway
-from execution.llm.types import LLMError, LLMRequest
+from execution.llm.types import CallRefused, LLMError, LLMRequest
 from execution.models import Atom, AtomDependency, MasterPlan, Wave
 from execution.prompts import SYSTEM_PROMPTS, ContextFile, NoCodeBlock, atom_prompt, extract_code
 from execution.signals import wave_finished
@@ -286,9 +286,13 @@ def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str
             max_tokens=settings.MGE_LLM_MAX_TOKENS,
             masterplan_id=str(atom.masterplan_id),
             atom_id=str(atom.pk),
+            wave_id=str(atom.wave_id),
         )
         try:
-            response = gateway.complete(request)
+            response = gateway.complete(request, run_db=db.run)
+        except CallRefused:
+            # The guard paused the plan (the budget): the atom waits for the resume.
+            return db.run(_release_atom, atom.pk)
         except LLMError as error:
             # The SDK has already retried what is worth retrying (429, 529, 5xx).
             errors.append(str(error))
@@ -323,6 +327,17 @@ def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str
         _finish_atom, atom, Atom.Status.FAILED, attempts, started, input_tokens, output_tokens,
         "", errors[-1] if errors else "no attempts left",
     )  # fmt: skip
+
+
+def _release_atom(atom_id: object) -> str:
+    """Back to pending, the refused attempt not counted: it never reached the provider."""
+    Atom.objects.filter(pk=atom_id, status=Atom.Status.RUNNING).update(
+        status=Atom.Status.PENDING,
+        attempts=F("attempts") - 1,
+        started_at=None,
+        lease_expires_at=None,
+    )
+    return "refused"
 
 
 def _write_file(workspace: Path, relative_path: str, code: str) -> None:

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from acceptance.api import RequirementViewSet
+from budget.api import BudgetView, ConfirmationCodeView, OverrideView
 from execution import control
 from execution.api.masterplans import (
     AtomViewSet,
@@ -46,6 +47,17 @@ urlpatterns = [
         name="masterplan-progress",
     ),
     path("jobs/<str:job_id>", JobView.as_view(), name="job"),
+    path("execution/budget/<uuid:masterplan_id>", BudgetView.as_view(), name="budget"),
+    path(
+        "execution/budget/<uuid:masterplan_id>/override",
+        OverrideView.as_view(),
+        name="budget-override",
+    ),
+    path(
+        "execution/budget/<uuid:masterplan_id>/codes",
+        ConfirmationCodeView.as_view(),
+        name="budget-codes",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include(router.urls)),

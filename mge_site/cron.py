@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from rq import cron
 
+from budget.tasks import charge_expired_reservations
 from execution.maintenance import remove_orphan_workspaces
 from execution.tasks import release_stale_atoms
 
 cron.register(release_stale_atoms, queue_name="default", interval=30)
+cron.register(charge_expired_reservations, queue_name="default", interval=30)
 cron.register(remove_orphan_workspaces, queue_name="default", interval=3600)

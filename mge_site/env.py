@@ -99,3 +99,16 @@ def env_json_object(name: str, default: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise ImproperlyConfigured(f"{name} must be a JSON object.")
     return parsed
+
+
+def env_json_list(name: str, default: list[Any]) -> list[Any]:
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {error}.") from None
+    if not isinstance(parsed, list):
+        raise ImproperlyConfigured(f"{name} must be a JSON list.")
+    return parsed

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import os
+
 from django.conf import settings
-from redis import Redis
+from redis import BlockingConnectionPool, Redis
 
 
 def get_redis(*, timeout_seconds: float | None = 5.0) -> Redis:
@@ -11,3 +13,27 @@ def get_redis(*, timeout_seconds: float | None = 5.0) -> Redis:
         socket_connect_timeout=timeout_seconds,
         socket_timeout=timeout_seconds,
     )
+
+
+_shared: dict[tuple[int, str], Redis] = {}
+
+
+def shared_redis() -> Redis:
+    """One client (with its connection pool) per process and URL, for hot paths.
+
+    Keyed by pid as well: a pool inherited through fork must not be shared with the parent.
+    """
+    key = (os.getpid(), settings.REDIS_URL)
+    client = _shared.get(key)
+    if client is None:
+        # Hundreds of atom threads share it: when every connection is busy, wait for one
+        # instead of failing the call.
+        pool = BlockingConnectionPool.from_url(
+            settings.REDIS_URL,
+            max_connections=64,
+            timeout=30,
+            socket_connect_timeout=5,
+            socket_timeout=10,
+        )
+        client = _shared[key] = Redis(connection_pool=pool)
+    return client

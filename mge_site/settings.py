@@ -17,6 +17,7 @@ from mge_site.env import (
     env_choice,
     env_decimal,
     env_int,
+    env_json_list,
     env_json_object,
     env_list,
     env_optional_str,
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "execution",
     "acceptance",
+    "budget",
 ]
 
 MIDDLEWARE = [
@@ -224,12 +226,25 @@ MGE_ATOM_LEASE_SECONDS = env_int("MGE_ATOM_LEASE_SECONDS", 120, minimum=2)
 MGE_DB_CONNECTIONS_PER_JOB = env_int("MGE_DB_CONNECTIONS_PER_JOB", 4, minimum=1)
 # Waves larger than this are split into several jobs so several workers share them.
 MGE_WAVE_SHARD_SIZE = env_int("MGE_WAVE_SHARD_SIZE", 200, minimum=1)
+# Extra or replacing price rows: a JSON list like the "models" of budget/prices.json.
+MGE_MODEL_PRICES: list[dict[str, str]] = env_json_list("MGE_MODEL_PRICES", [])
+MGE_ALERT_WEBHOOK_URL = env_optional_str("MGE_ALERT_WEBHOOK_URL")
+# A reservation whose worker never settled it is charged in full after this long.
+MGE_BUDGET_RESERVATION_TTL_SECONDS = env_int("MGE_BUDGET_RESERVATION_TTL_SECONDS", 900, minimum=5)
+MGE_LLM_MIDDLEWARE = ["budget.guardrails.budget_guard"]
+MGE_CLI_MODULES = ["execution.cli", "execution.run_cli", "budget.cli"]
 MGE_WORKSPACE_ROOT = Path(env_str("MGE_WORKSPACE_ROOT", str(VAR_DIR / "workspaces"))).resolve()
 MGE_BUDGET_HARD_CAP_USD = env_decimal("MGE_BUDGET_HARD_CAP_USD", Decimal("200"), minimum=Decimal(0))
 MGE_BUDGET_SOFT_CAP_RATIO = env_decimal(
     "MGE_BUDGET_SOFT_CAP_RATIO", Decimal("0.7"), minimum=Decimal(0), maximum=Decimal(1)
 )
 MGE_MASTERPLAN_MAX_BYTES = 1024 * 1024
+
+# Budget alerts and override codes go to approvers by mail; without a mail server the
+# console backend prints them in the worker's log.
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("DJANGO_EMAIL_HOST", "localhost")
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "mge@localhost")
 
 LOGGING = {
     "version": 1,

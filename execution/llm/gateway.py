@@ -1,20 +1,29 @@
 """The one door every LLM call of the project goes through.
 
-Budget reservations, caching, the concurrency limiter and tracing wrap `complete`, so no
-caller may talk to a provider directly.
+Budget reservations, caching, the concurrency limiter and tracing wrap the provider as
+middleware (settings.MGE_LLM_MIDDLEWARE, outermost first): each is a function that takes
+the next `call(request, run_db)` and returns a wrapped one. `run_db(function, *args)` runs
+database work the way the caller wants it run (the engine's database lane), so a
+middleware never opens connections in the caller's threads.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from execution.llm.anthropic_provider import AnthropicProvider
 from execution.llm.offline import OfflineProvider, OfflineResponder
 from execution.llm.types import LLMProvider, LLMRequest, LLMResponse
 
+Call = Callable[[LLMRequest, Callable[..., Any]], LLMResponse]
+
 _provider: LLMProvider | None = None
+_call: Call | None = None
 _provider_key: tuple[object, ...] | None = None
 _lock = threading.Lock()
 
@@ -27,18 +36,26 @@ def _settings_key() -> tuple[object, ...]:
         settings.MGE_LLM_TIMEOUT_SECONDS,
         settings.MGE_LLM_MAX_RETRIES,
         settings.MGE_OFFLINE_LATENCY_MS,
+        tuple(settings.MGE_LLM_MIDDLEWARE),
     )
 
 
 def get_provider() -> LLMProvider:
     """The provider the settings name, built once per process (and again if they change)."""
-    global _provider, _provider_key
+    return _chain()[0]
+
+
+def _chain() -> tuple[LLMProvider, Call]:
+    global _provider, _provider_key, _call
     key = _settings_key()
     with _lock:
-        if _provider is None or _provider_key != key:
-            _provider = _build_provider()
-            _provider_key = key
-        return _provider
+        if _provider is None or _call is None or _provider_key != key:
+            provider = _build_provider()
+            call: Call = lambda request, run_db: provider.complete(request)  # noqa: E731
+            for path in reversed(settings.MGE_LLM_MIDDLEWARE):
+                call = import_string(path)(call)
+            _provider, _call, _provider_key = provider, call, key
+        return _provider, _call
 
 
 def _build_provider() -> LLMProvider:
@@ -55,6 +72,11 @@ def _build_provider() -> LLMProvider:
     )
 
 
-def complete(request: LLMRequest) -> LLMResponse:
-    """Send one request to the configured provider; raises LLMError when it fails."""
-    return get_provider().complete(request)
+def _run_here(function: Callable[..., Any], *args: Any) -> Any:
+    return function(*args)
+
+
+def complete(request: LLMRequest, run_db: Callable[..., Any] = _run_here) -> LLMResponse:
+    """Send one request through the middleware to the provider; raises LLMError when it
+    fails, CallRefused when a guard refused it."""
+    return _chain()[1](request, run_db)

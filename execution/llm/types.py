@@ -16,6 +16,7 @@ class LLMRequest:
     """What the call is for (atom, test-generation, classification); for accounting."""
     masterplan_id: str | None = None
     atom_id: str | None = None
+    wave_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,11 @@ class LLMError(Exception):
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+class CallRefused(LLMError):
+    """A guard (the budget) refused the call before it reached the provider; the masterplan
+    has been paused, and the atom should wait rather than fail."""
 
 
 class LLMProvider(Protocol):

@@ -2,13 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
-
-from execution import cli, run_cli
-
-# Each module adds its subcommands with `register(subparsers)`; handlers take
-# (command, options).
-SUBCOMMAND_MODULES = [cli, run_cli]
+from django.utils.module_loading import import_module
 
 
 class Command(BaseCommand):
@@ -16,8 +12,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         subcommands = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
-        for module in SUBCOMMAND_MODULES:
-            module.register(subcommands)
+        # Each app's CLI module adds its subcommands with `register(subparsers)`; handlers
+        # take (command, options). The list is in settings so execution imports no app.
+        for path in settings.MGE_CLI_MODULES:
+            import_module(path).register(subcommands)
 
     def handle(self, *args: Any, **options: Any) -> None:
         options["handler"](self, options)

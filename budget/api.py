@@ -1,0 +1,130 @@
+"""`/api/v2/execution/budget/{masterplan_id}`: status, override, confirmation codes."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from budget.overrides import CapTooLow, CodeRejected, issue_code, override_hard_cap
+from budget.status import budget_status
+from execution import control
+from execution.api.runs import ServiceUnavailable, requires
+from execution.models import MONEY, MasterPlan
+
+
+class BudgetSerializer(serializers.Serializer):
+    masterplan_id = serializers.UUIDField()
+    cost_accumulated = serializers.DecimalField(**MONEY)
+    soft_cap_usd = serializers.DecimalField(**MONEY)
+    hard_cap_usd = serializers.DecimalField(**MONEY)
+    percentage_used = serializers.DecimalField(max_digits=9, decimal_places=2)
+    remaining_budget = serializers.DecimalField(**MONEY)
+    reserved_usd = serializers.DecimalField(**MONEY)
+    status = serializers.ChoiceField(choices=["OK", "WARNING", "CRITICAL", "PAUSED"])
+
+
+class OverrideSerializer(serializers.Serializer):
+    new_hard_cap = serializers.DecimalField(
+        max_digits=14, decimal_places=6, min_value=0, help_text="USD, above what is spent."
+    )
+    confirmation_code = serializers.CharField(max_length=20, trim_whitespace=True)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+def budget_json(masterplan: MasterPlan) -> dict:
+    state = budget_status(masterplan)
+    return BudgetSerializer(
+        {
+            "masterplan_id": masterplan.pk,
+            "cost_accumulated": state.cost_accumulated,
+            "soft_cap_usd": state.soft_cap_usd,
+            "hard_cap_usd": state.hard_cap_usd,
+            "percentage_used": state.percentage_used,
+            "remaining_budget": state.remaining_budget,
+            "reserved_usd": state.reserved_usd,
+            "status": state.status,
+        }
+    ).data
+
+
+class BudgetView(APIView):
+    permission_classes = [IsAuthenticated, requires("execution.view_masterplan")]
+
+    @extend_schema(responses={200: BudgetSerializer})
+    def get(self, request: Request, masterplan_id: str) -> Response:
+        return Response(budget_json(get_object_or_404(MasterPlan, pk=masterplan_id)))
+
+
+class OverrideView(APIView):
+    """Raise the hard cap of a plan, with a one-time confirmation code; resumes it."""
+
+    permission_classes = [IsAuthenticated, requires("execution.override_budget")]
+
+    @extend_schema(
+        request=OverrideSerializer,
+        responses={
+            200: BudgetSerializer,
+            400: OpenApiResponse(description="The new cap does not exceed what is spent"),
+            403: OpenApiResponse(description="No permission, or a wrong/expired/used code"),
+        },
+    )
+    def post(self, request: Request, masterplan_id: str) -> Response:
+        masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
+        incoming = OverrideSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        try:
+            # Before the code is spent: a raised cap must be able to resume the plan.
+            control.require_queue()
+        except control.QueueUnavailable as unavailable:
+            raise ServiceUnavailable(f"{unavailable}. Nothing was changed.") from None
+        try:
+            override_hard_cap(
+                masterplan.pk,
+                request.user,
+                data["new_hard_cap"],
+                data["confirmation_code"],
+                data.get("reason", ""),
+            )
+        except CodeRejected as rejected:
+            raise PermissionDenied(str(rejected)) from None
+        except CapTooLow as too_low:
+            raise ValidationError({"new_hard_cap": [str(too_low)]}) from None
+        masterplan.refresh_from_db()
+        if masterplan.status == MasterPlan.Status.PAUSED_BUDGET:
+            control.resume_after_override(masterplan.pk)
+            masterplan.refresh_from_db()
+        return Response({**budget_json(masterplan), "masterplan_status": masterplan.status})
+
+
+class ConfirmationCodeView(APIView):
+    """A new one-time code for an override (shown once, and mailed to approvers)."""
+
+    permission_classes = [IsAuthenticated, requires("execution.override_budget")]
+
+    @extend_schema(
+        request=None,
+        responses={
+            201: inline_serializer(
+                "ConfirmationCode",
+                {
+                    "confirmation_code": serializers.CharField(),
+                    "expires_at": serializers.DateTimeField(),
+                },
+            )
+        },
+    )
+    def post(self, request: Request, masterplan_id: str) -> Response:
+        masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
+        with transaction.atomic():
+            code, expires_at = issue_code(masterplan)
+        return Response(
+            {"confirmation_code": code, "expires_at": expires_at}, status=status.HTTP_201_CREATED
+        )

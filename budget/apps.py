@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core.exceptions import ImproperlyConfigured
+
+
+class BudgetConfig(AppConfig):
+    name = "budget"
+    verbose_name = "Budget"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from budget import receivers  # noqa: F401  (import hook, cap sync)
+        from budget.pricing import UnknownModel, check_configured_models
+
+        try:
+            check_configured_models()
+        except (UnknownModel, KeyError, ValueError) as error:
+            # A model without a price would make every call cost $0: refuse to start.
+            raise ImproperlyConfigured(
+                f"MGE_MODEL_BY_COMPLEXITY / MGE_MODEL_PRICES: {error}"
+            ) from None

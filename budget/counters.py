@@ -1,0 +1,173 @@
+"""Fast budget counters in Redis: spent, reserved and caps per masterplan, in micro-dollars.
+
+Reserving is one Lua script — check `spent + reserved + this ≤ hard cap` and reserve — so
+two workers can never both pass a nearly-full budget: the check-then-charge race of
+checking first and charging after the call cannot happen. The counters are a cache of the
+ledger (CostEntry) and the caps (MasterPlan): missing keys are loaded from the database,
+and `rebuild` recomputes them.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+
+from redis import Redis
+
+from mge_site.redis_connection import shared_redis
+
+MICROS = Decimal(1_000_000)
+EXPIRIES = "mge:budget:reservation-expiries"
+
+_RESERVE = """
+-- KEYS: hard cap, spent, reserved, reservations, expiries
+-- ARGV: amount, reservation id, expires at, expiries member
+local cap = redis.call('GET', KEYS[1])
+if not cap then return -2 end
+local spent = tonumber(redis.call('GET', KEYS[2]) or '0')
+local reserved = tonumber(redis.call('GET', KEYS[3]) or '0')
+local amount = tonumber(ARGV[1])
+if spent + reserved + amount > tonumber(cap) then return -1 end
+redis.call('INCRBY', KEYS[3], amount)
+redis.call('HSET', KEYS[4], ARGV[2], amount)
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[4])
+return spent + reserved + amount
+"""
+
+_SETTLE = """
+-- KEYS: spent, reserved, reservations, expiries
+-- ARGV: reservation id, actual amount (-1: charge what was reserved), expiries member
+local amount = redis.call('HGET', KEYS[3], ARGV[1])
+if not amount then return {-1, 0} end
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[3])
+redis.call('DECRBY', KEYS[2], amount)
+local charge = tonumber(ARGV[2])
+if charge < 0 then charge = tonumber(amount) end
+return {redis.call('INCRBY', KEYS[1], charge), charge}
+"""
+
+
+def to_micros(amount: Decimal) -> int:
+    """USD to whole micro-dollars, rounded up: a reservation must never fall short."""
+    return int((amount * MICROS).to_integral_value(rounding=ROUND_CEILING))
+
+
+def from_micros(micros: int | bytes | str | None) -> Decimal:
+    return (Decimal(int(micros or 0)) / MICROS).quantize(Decimal("0.000001"))
+
+
+def _key(masterplan_id: object, name: str) -> str:
+    return f"mge:budget:{masterplan_id}:{name}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    spent_usd: Decimal
+    reserved_usd: Decimal
+    hard_cap_usd: Decimal
+    soft_cap_usd: Decimal
+
+
+class BudgetCounters:
+    def __init__(self, client: Redis | None = None) -> None:
+        self.client = client or shared_redis()
+        self._reserve = self.client.register_script(_RESERVE)
+        self._settle = self.client.register_script(_SETTLE)
+
+    # --- loading ------------------------------------------------------------------------
+
+    def load(
+        self, masterplan_id: object, hard_cap: Decimal, soft_cap: Decimal, spent: Decimal
+    ) -> None:
+        """Set a plan's counters unless they exist (NX: a concurrent loader computed the same)."""
+        pipe = self.client.pipeline()
+        pipe.set(_key(masterplan_id, "spent"), to_micros(spent), nx=True)
+        pipe.set(_key(masterplan_id, "reserved"), 0, nx=True)
+        pipe.set(_key(masterplan_id, "soft_cap"), to_micros(soft_cap), nx=True)
+        pipe.set(_key(masterplan_id, "hard_cap"), to_micros(hard_cap), nx=True)
+        pipe.execute()
+
+    def set_caps(self, masterplan_id: object, hard_cap: Decimal, soft_cap: Decimal) -> None:
+        pipe = self.client.pipeline()
+        pipe.set(_key(masterplan_id, "hard_cap"), to_micros(hard_cap))
+        pipe.set(_key(masterplan_id, "soft_cap"), to_micros(soft_cap))
+        pipe.execute()
+
+    def rebuild(self, masterplan_id: object, hard_cap: Decimal, soft_cap: Decimal, spent: Decimal):
+        """Counters from the ledger; reserved from the reservations still open."""
+        open_reservations = self.client.hvals(_key(masterplan_id, "reservations"))
+        pipe = self.client.pipeline()
+        pipe.set(_key(masterplan_id, "spent"), to_micros(spent))
+        pipe.set(_key(masterplan_id, "reserved"), sum(int(v) for v in open_reservations))
+        pipe.set(_key(masterplan_id, "hard_cap"), to_micros(hard_cap))
+        pipe.set(_key(masterplan_id, "soft_cap"), to_micros(soft_cap))
+        pipe.execute()
+
+    def snapshot(self, masterplan_id: object) -> Snapshot | None:
+        values = self.client.mget(
+            [_key(masterplan_id, name) for name in ("spent", "reserved", "hard_cap", "soft_cap")]
+        )
+        if values[2] is None:
+            return None
+        spent, reserved, hard_cap, soft_cap = (from_micros(value) for value in values)
+        return Snapshot(spent, reserved, hard_cap, soft_cap)
+
+    # --- reserve / settle ------------------------------------------------------------------
+
+    def reserve(self, masterplan_id: object, amount: Decimal, ttl_seconds: float) -> str | None:
+        """A reservation id, or None when the amount does not fit under the hard cap.
+
+        Raises LookupError when the plan's counters are not loaded.
+        """
+        reservation_id = uuid.uuid4().hex
+        result = self._reserve(
+            keys=[
+                _key(masterplan_id, "hard_cap"),
+                _key(masterplan_id, "spent"),
+                _key(masterplan_id, "reserved"),
+                _key(masterplan_id, "reservations"),
+                EXPIRIES,
+            ],
+            args=[
+                to_micros(amount),
+                reservation_id,
+                time.time() + ttl_seconds,
+                f"{masterplan_id}:{reservation_id}",
+            ],
+        )
+        if result == -2:
+            raise LookupError(f"budget counters of {masterplan_id} are not loaded")
+        return None if result == -1 else reservation_id
+
+    def settle(
+        self, masterplan_id: object, reservation_id: str, actual: Decimal | None
+    ) -> tuple[Decimal, Decimal] | None:
+        """Charge `actual` (None: the whole reservation) and release the rest.
+
+        Returns (spent after, charged), or None when the reservation was already settled
+        (it expired and was charged in full).
+        """
+        spent, charged = self._settle(
+            keys=[
+                _key(masterplan_id, "spent"),
+                _key(masterplan_id, "reserved"),
+                _key(masterplan_id, "reservations"),
+                EXPIRIES,
+            ],
+            args=[
+                reservation_id,
+                -1 if actual is None else to_micros(actual),
+                f"{masterplan_id}:{reservation_id}",
+            ],
+        )
+        if spent == -1:
+            return None
+        return from_micros(spent), from_micros(charged)
+
+    def expired(self, now: float | None = None, limit: int = 500) -> list[tuple[str, str]]:
+        """(masterplan id, reservation id) of reservations past their expiry."""
+        members = self.client.zrangebyscore(EXPIRIES, 0, now or time.time(), start=0, num=limit)
+        return [tuple(member.decode().split(":", 1)) for member in members]  # type: ignore[misc]

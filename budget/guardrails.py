@@ -1,0 +1,187 @@
+"""The budget around every LLM call: reserve the worst case, call, settle the real cost.
+
+`budget_guard` is a gateway middleware (settings.MGE_LLM_MIDDLEWARE). Reserving before
+the call is what keeps the hard cap: two workers that check first and charge later can
+both pass a nearly-full budget; a reservation that does not fit is refused atomically.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from budget.alerts import raise_alert
+from budget.counters import BudgetCounters
+from budget.models import BudgetAlert, CostEntry
+from budget.overrides import issue_code
+from budget.pricing import cost_of, worst_case_cost
+from execution.llm.types import CallRefused, LLMError, LLMRequest, LLMResponse
+from execution.models import Atom, MasterPlan
+
+RunDb = Callable[..., Any]
+Call = Callable[[LLMRequest, RunDb], LLMResponse]
+
+# Tokens a message's framing (role markers) adds, on top of its text.
+_FRAMING_TOKENS = 16
+
+
+class BudgetExceeded(CallRefused):
+    pass
+
+
+def input_bound(request: LLMRequest) -> int:
+    """An upper bound of the input tokens: a token covers at least one byte of text."""
+    texts = [request.system, *(str(message.get("content", "")) for message in request.messages)]
+    return sum(len(text.encode("utf-8")) + _FRAMING_TOKENS for text in texts)
+
+
+def budget_guard(call: Call) -> Call:
+    def guarded(request: LLMRequest, run_db: RunDb) -> LLMResponse:
+        if request.masterplan_id is None:
+            return call(request, run_db)
+        counters = BudgetCounters()
+        worst = worst_case_cost(request.model, input_bound(request), request.max_tokens)
+        reservation = _reserve(counters, request.masterplan_id, worst, run_db)
+        if reservation is None:
+            run_db(pause_for_budget, request.masterplan_id, worst)
+            raise BudgetExceeded(
+                f"the call could cost up to ${worst} and does not fit under the hard cap"
+            )
+        try:
+            response = call(request, run_db)
+        except LLMError:
+            # The provider answered with an error (after the SDK's retries): not billed.
+            counters.settle(request.masterplan_id, reservation, Decimal(0))
+            raise
+        cost = cost_of(request.model, response.usage)
+        settled = counters.settle(request.masterplan_id, reservation, cost)
+        if settled is not None:
+            spent, charged = settled
+            run_db(record_cost, request, response, charged, worst, reservation)
+            snapshot = counters.snapshot(request.masterplan_id)
+            if snapshot and spent >= snapshot.soft_cap_usd:
+                run_db(alert_soft_cap, request.masterplan_id, spent)
+        return response
+
+    return guarded
+
+
+def _reserve(
+    counters: BudgetCounters, masterplan_id: str, worst: Decimal, run_db: RunDb
+) -> str | None:
+    """A reservation, or None when even after every call in flight settles there is no
+    room for this one.
+
+    A refusal while other calls are in flight waits for them: their reservations are
+    worst cases and usually settle far lower. Pausing at the first refusal would leave
+    most of the budget unused.
+    """
+    ttl = settings.MGE_BUDGET_RESERVATION_TTL_SECONDS
+    deadline = time.monotonic() + ttl
+    while True:
+        try:
+            reservation = counters.reserve(masterplan_id, worst, ttl)
+        except LookupError:
+            run_db(load_counters, masterplan_id, counters)
+            continue
+        if reservation is not None:
+            return reservation
+        snapshot = counters.snapshot(masterplan_id)
+        no_room = snapshot is None or snapshot.spent_usd + worst > snapshot.hard_cap_usd
+        if no_room or snapshot.reserved_usd == 0 or time.monotonic() > deadline:
+            return None
+        time.sleep(random.uniform(0.01, 0.05))
+
+
+def load_counters(masterplan_id: object, counters: BudgetCounters | None = None) -> None:
+    """Fill a plan's Redis counters from the database (the first call, or after a loss)."""
+    masterplan = MasterPlan.objects.get(pk=masterplan_id)
+    spent = CostEntry.objects.filter(masterplan=masterplan).total()
+    (counters or BudgetCounters()).load(
+        masterplan.pk, masterplan.budget_hard_cap_usd, masterplan.budget_soft_cap_usd, spent
+    )
+
+
+def record_cost(
+    request: LLMRequest,
+    response: LLMResponse,
+    cost: Decimal,
+    reserved: Decimal,
+    reservation_id: str,
+    kind: str = CostEntry.Kind.SETTLED,
+) -> CostEntry:
+    with transaction.atomic():
+        entry = CostEntry.objects.create(
+            masterplan_id=request.masterplan_id,
+            atom_id=request.atom_id,
+            wave_id=request.wave_id,
+            model=request.model,
+            purpose=request.purpose,
+            input_tokens=response.usage.input_tokens,
+            output_tokens=response.usage.output_tokens,
+            cache_creation_input_tokens=response.usage.cache_creation_input_tokens,
+            cache_read_input_tokens=response.usage.cache_read_input_tokens,
+            cost_usd=cost,
+            reserved_usd=reserved,
+            kind=kind,
+            reservation_id=reservation_id,
+        )
+        if request.atom_id:
+            Atom.objects.filter(pk=request.atom_id).update(cost_usd=F("cost_usd") + cost)
+    return entry
+
+
+def alert_soft_cap(masterplan_id: object, spent: Decimal) -> None:
+    masterplan = MasterPlan.objects.get(pk=masterplan_id)
+    cap = masterplan.budget_soft_cap_usd
+    if spent < cap:
+        return  # the cap was raised since
+    raise_alert(
+        masterplan,
+        BudgetAlert.Level.WARNING,
+        cap,
+        spent,
+        f"soft cap ${cap} crossed: ${spent} of ${masterplan.budget_hard_cap_usd} spent; "
+        "execution continues.",
+    )
+
+
+def pause_for_budget(masterplan_id: object, needed: Decimal) -> bool:
+    """Pause a running plan whose next call does not fit; True if this call paused it."""
+    counters = BudgetCounters()
+    snapshot = counters.snapshot(masterplan_id)
+    spent = snapshot.spent_usd if snapshot else Decimal(0)
+    reserved = snapshot.reserved_usd if snapshot else Decimal(0)
+    with transaction.atomic():
+        masterplan = MasterPlan.objects.select_for_update().get(pk=masterplan_id)
+        if masterplan.status != MasterPlan.Status.RUNNING:
+            return False
+        cap = masterplan.budget_hard_cap_usd
+        masterplan.status = MasterPlan.Status.PAUSED_BUDGET
+        masterplan.cost_paused_at = timezone.now()
+        masterplan.status_reason = (
+            f"Paused at the hard cap: ${spent} spent and ${reserved} reserved of ${cap}; the "
+            f"next call could cost up to ${needed}. A budget approver can raise the cap."
+        )
+        masterplan.save(update_fields=["status", "cost_paused_at", "status_reason", "updated_at"])
+        code, expires_at = issue_code(masterplan)
+        raise_alert(
+            masterplan,
+            BudgetAlert.Level.CRITICAL,
+            cap,
+            spent,
+            masterplan.status_reason,
+            extra_mail_text=(
+                f"Confirmation code to raise the cap: {code} (valid until "
+                f"{expires_at:%Y-%m-%d %H:%M} UTC, once)."
+            ),
+        )
+    return True

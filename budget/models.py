@@ -1,0 +1,121 @@
+"""The cost ledger and the audit trail of the budget: alerts, codes, overrides."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q, Sum
+
+from execution.models import MONEY, Atom, MasterPlan, Wave
+
+
+class CostEntryQuerySet(models.QuerySet["CostEntry"]):
+    def total(self) -> Decimal:
+        return self.aggregate(total=Sum("cost_usd"))["total"] or Decimal(0)
+
+
+class CostEntry(models.Model):
+    """One LLM call's cost. Totals per atom, wave and masterplan come from here."""
+
+    class Kind(models.TextChoices):
+        SETTLED = "settled"
+        UNSETTLED = "unsettled"  # a reservation whose worker died: charged at its worst case
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    masterplan = models.ForeignKey(
+        MasterPlan, on_delete=models.CASCADE, related_name="cost_entries"
+    )
+    atom = models.ForeignKey(
+        Atom, null=True, blank=True, on_delete=models.SET_NULL, related_name="cost_entries"
+    )
+    wave = models.ForeignKey(
+        Wave, null=True, blank=True, on_delete=models.SET_NULL, related_name="cost_entries"
+    )
+    model = models.CharField(max_length=100)
+    purpose = models.CharField(max_length=40, default="atom")
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_creation_input_tokens = models.PositiveIntegerField(default=0)
+    cache_read_input_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(**MONEY)
+    reserved_usd = models.DecimalField(**MONEY, default=Decimal(0))
+    batch = models.BooleanField(default=False)
+    cache_hit = models.BooleanField(default=False)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SETTLED)
+    reservation_id = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CostEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "cost entries"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["masterplan", "created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(cost_usd__gte=0), name="cost_entry_not_negative")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} ${self.cost_usd}"
+
+
+class BudgetAlert(models.Model):
+    class Level(models.TextChoices):
+        WARNING = "warning"  # soft cap crossed
+        CRITICAL = "critical"  # hard cap reached: paused
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    masterplan = models.ForeignKey(MasterPlan, on_delete=models.CASCADE, related_name="alerts")
+    level = models.CharField(max_length=10, choices=Level.choices)
+    threshold_usd = models.DecimalField(**MONEY, help_text="The cap that was crossed.")
+    spent_usd = models.DecimalField(**MONEY)
+    message = models.TextField()
+    channels = models.JSONField(default=list, help_text="Where it was delivered.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # Once per crossing: a cap value raises its alert one time.
+            models.UniqueConstraint(
+                fields=["masterplan", "level", "threshold_usd"], name="budget_alert_once_per_cap"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.level}: {self.message}"
+
+
+class OverrideCode(models.Model):
+    """A one-time confirmation code for raising a paused plan's hard cap (stored hashed)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    masterplan = models.ForeignKey(
+        MasterPlan, on_delete=models.CASCADE, related_name="override_codes"
+    )
+    code_hash = models.CharField(max_length=64)
+    issued_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-issued_at"]
+
+
+class BudgetOverride(models.Model):
+    """Who raised a hard cap, when, from what to what, and why."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    masterplan = models.ForeignKey(MasterPlan, on_delete=models.CASCADE, related_name="overrides")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    old_hard_cap_usd = models.DecimalField(**MONEY)
+    new_hard_cap_usd = models.DecimalField(**MONEY)
+    spent_usd = models.DecimalField(**MONEY)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]

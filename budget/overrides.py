@@ -1,0 +1,83 @@
+"""Raising a paused plan's hard cap: one-time confirmation codes and the audited override."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from budget.models import BudgetOverride, CostEntry, OverrideCode
+from execution.models import MasterPlan
+
+CODE_LIFETIME = dt.timedelta(minutes=15)
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a mail or a page
+
+
+class CodeRejected(Exception):
+    """Wrong, expired or already used (HTTP 403)."""
+
+
+class CapTooLow(Exception):
+    """The new hard cap does not exceed what is spent (HTTP 400)."""
+
+
+def _hash(code: str) -> str:
+    normalised = code.strip().upper().replace("-", "")
+    return hmac.new(settings.SECRET_KEY.encode(), normalised.encode(), hashlib.sha256).hexdigest()
+
+
+def issue_code(masterplan: MasterPlan) -> tuple[str, dt.datetime]:
+    """A new code for this plan (earlier unused ones stay valid until they expire)."""
+    code = "".join(secrets.choice(_ALPHABET) for _ in range(8))
+    expires_at = timezone.now() + CODE_LIFETIME
+    OverrideCode.objects.create(masterplan=masterplan, code_hash=_hash(code), expires_at=expires_at)
+    return f"{code[:4]}-{code[4:]}", expires_at
+
+
+def override_hard_cap(
+    masterplan_id: object,
+    user: AbstractBaseUser,
+    new_hard_cap: Decimal,
+    confirmation_code: str,
+    reason: str = "",
+) -> BudgetOverride:
+    """Raise the hard cap, spending the code; the caller resumes the plan after commit."""
+    with transaction.atomic():
+        masterplan = MasterPlan.objects.select_for_update().get(pk=masterplan_id)
+        code = (
+            OverrideCode.objects.select_for_update()
+            .filter(masterplan=masterplan, code_hash=_hash(confirmation_code))
+            .first()
+        )
+        if code is None:
+            raise CodeRejected("the confirmation code is not valid for this masterplan")
+        if code.used_at is not None:
+            raise CodeRejected("the confirmation code was already used; ask for a new one")
+        if code.expires_at <= timezone.now():
+            raise CodeRejected("the confirmation code expired; ask for a new one")
+        spent = CostEntry.objects.filter(masterplan=masterplan).total()
+        if new_hard_cap <= spent:
+            raise CapTooLow(
+                f"the new hard cap (${new_hard_cap}) must exceed what is spent (${spent})"
+            )
+        code.used_at = timezone.now()
+        code.save(update_fields=["used_at"])
+        override = BudgetOverride.objects.create(
+            masterplan=masterplan,
+            approved_by=user,
+            old_hard_cap_usd=masterplan.budget_hard_cap_usd,
+            new_hard_cap_usd=new_hard_cap,
+            spent_usd=spent,
+            reason=reason,
+        )
+        masterplan.budget_hard_cap_usd = new_hard_cap
+        masterplan.budget_soft_cap_usd = min(masterplan.budget_soft_cap_usd, new_hard_cap)
+        masterplan.save(update_fields=["budget_hard_cap_usd", "budget_soft_cap_usd", "updated_at"])
+    return override

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+
+from budget.counters import BudgetCounters
+from budget.models import CostEntry
+from budget.tasks import charge_expired_reservations
+from execution.actions import import_masterplan
+from execution.masterplan_format import MasterPlanFormatError
+from execution.models import MasterPlan
+from execution.tests.test_masterplan_format import MINIMAL, replace_in
+
+
+@pytest.mark.django_db
+def test_budget_status_has_the_seeds_fields(api_client_for, viewer, imported):
+    masterplan = imported("slugkit")  # hard cap 5, soft 3.5
+    CostEntry.objects.create(
+        masterplan=masterplan, model="claude-haiku-4-5", cost_usd=Decimal("4"), reservation_id="r"
+    )
+    body = api_client_for(viewer).get(f"/api/v2/execution/budget/{masterplan.pk}").json()
+    assert body == {
+        "masterplan_id": str(masterplan.pk),
+        "cost_accumulated": "4.000000",
+        "soft_cap_usd": "3.500000",
+        "hard_cap_usd": "5.000000",
+        "percentage_used": "80.00",
+        "remaining_budget": "1.000000",
+        "reserved_usd": "0.000000",
+        "status": "WARNING",
+    }
+
+
+@pytest.mark.django_db
+def test_budget_of_an_unknown_masterplan_is_404(api_client_for, viewer):
+    unknown = "00000000-0000-0000-0000-000000000000"
+    assert api_client_for(viewer).get(f"/api/v2/execution/budget/{unknown}").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_document_naming_a_model_without_a_price_is_refused():
+    with pytest.raises(MasterPlanFormatError, match="no price for model 'claude-9000'"):
+        import_masterplan(replace_in(MINIMAL, "name: tiny", "name: tiny\nmodel: claude-9000"))
+    assert not MasterPlan.objects.exists()
+
+
+@pytest.mark.django_db
+def test_rebuild_sets_the_counters_from_the_ledger(imported, capsys):
+    masterplan = imported("slugkit")
+    for n, amount in enumerate(["0.25", "0.5"]):
+        CostEntry.objects.create(
+            masterplan=masterplan, model="gpt-4", cost_usd=Decimal(amount), reservation_id=f"r{n}"
+        )
+    counters = BudgetCounters()
+    counters.load(masterplan.pk, Decimal(5), Decimal("3.5"), Decimal("99"))  # wrong on purpose
+    call_command("mge", "budget", "rebuild")
+    assert counters.snapshot(masterplan.pk).spent_usd == Decimal("0.75")
+    assert "slugkit: $0.750000" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_a_reservation_its_worker_never_settled_is_charged_as_unsettled(imported):
+    masterplan = imported("slugkit")
+    counters = BudgetCounters()
+    counters.load(masterplan.pk, Decimal(5), Decimal("3.5"), Decimal(0))
+    counters.reserve(masterplan.pk, Decimal("0.2"), ttl_seconds=0.01)
+    time.sleep(0.02)
+    assert charge_expired_reservations() == 1
+    entry = CostEntry.objects.get()
+    assert (entry.kind, entry.cost_usd) == ("unsettled", Decimal("0.2"))
+    assert counters.snapshot(masterplan.pk).spent_usd == Decimal("0.2")
+    assert charge_expired_reservations() == 0
