@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench lint format browser clean
+.PHONY: run test bench lint format system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,20 +22,25 @@ run: $(VENV)/.runtime-installed
 	$(BIN)/python -m mge_site.launcher
 
 ## test: install dev deps and run lint + every test (PostgreSQL and Redis on 127.0.0.1)
-test: $(VENV)/.dev-installed browser
+test: $(VENV)/.dev-installed system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
-## browser: Debian's chromium for the Playwright tests (Playwright's own download is not used)
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+## system-deps: Debian packages the tests drive: chromium (Playwright's browser, not its
+## own download) and prometheus (promtool checks the alert rules)
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "Installing Debian's chromium for the browser tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    echo "Installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else \
-	    echo "chromium is not installed and cannot be installed here: browser tests will be skipped (they fail under CI=true)"; \
-	  fi; }
+	    echo "Not installed and cannot install here:$$missing (their tests are skipped; under CI=true they fail)"; \
+	  fi; \
+	fi
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

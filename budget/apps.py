@@ -10,7 +10,13 @@ class BudgetConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from prometheus_client import REGISTRY
+
         from budget import receivers  # noqa: F401  (import hook, cap sync)
+        from budget.metrics import BudgetCollector
+
+        if not any(isinstance(c, BudgetCollector) for c in REGISTRY._collector_to_names):
+            REGISTRY.register(BudgetCollector())
         from budget.pricing import UnknownModel, check_configured_models
 
         try:
