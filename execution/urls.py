@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from execution import views
+from execution.control import ACTIONS
 
 app_name = "execution"
 
@@ -25,9 +26,13 @@ urlpatterns = [
         views.masterplan_delete,
         name="masterplan-delete",
     ),
-    path(
-        "masterplans/<uuid:masterplan_id>/<str:action>/",
-        views.masterplan_control,
-        name="masterplan-control",
-    ),
+    *[
+        path(
+            f"masterplans/<uuid:masterplan_id>/{action}/",
+            views.masterplan_control,
+            {"action": action},
+            name=f"masterplan-{action}",
+        )
+        for action in ACTIONS
+    ],
 ]

@@ -20,17 +20,6 @@ def percent_of(value: Decimal | int | None, total: Decimal | int | None) -> str:
 
 
 @register.filter
-def budget_state(spent: Decimal | None, masterplan: object) -> str:
-    """ok below the soft cap, warning from it, critical at the hard cap."""
-    spent = spent or Decimal(0)
-    if spent >= masterplan.budget_hard_cap_usd:  # type: ignore[attr-defined]
-        return "critical"
-    if spent >= masterplan.budget_soft_cap_usd:  # type: ignore[attr-defined]
-        return "warning"
-    return "ok"
-
-
-@register.filter
 def words(value: str) -> str:
     """`paused_budget` → `paused budget`."""
     return str(value).replace("_", " ")

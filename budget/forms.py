@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+
+
+class OverrideForm(forms.Form):
+    new_hard_cap = forms.DecimalField(
+        max_digits=14, decimal_places=6, min_value=Decimal("0.000001"), label="New hard cap (USD)"
+    )
+    confirmation_code = forms.CharField(max_length=20, help_text="From the approvers' mail.")
+    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)

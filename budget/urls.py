@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from budget import views
+
+app_name = "budget"
+
+urlpatterns = [
+    path(
+        "masterplans/<uuid:masterplan_id>/budget/",
+        views.masterplan_budget,
+        name="masterplan-budget",
+    ),
+    path("masterplans/<uuid:masterplan_id>/budget/override/", views.override, name="override"),
+    path("masterplans/<uuid:masterplan_id>/budget/codes/", views.new_code, name="new-code"),
+]

@@ -1,0 +1,97 @@
+"""The budget page of a masterplan: status, breakdowns, ledger, alerts, override."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from budget.forms import OverrideForm
+from budget.models import CostEntry
+from budget.overrides import CapTooLow, CodeRejected, issue_code, override_hard_cap
+from budget.status import budget_status
+from execution import control
+from execution.models import MasterPlan
+
+
+@login_required
+@permission_required("execution.view_masterplan", raise_exception=True)
+def masterplan_budget(request: HttpRequest, masterplan_id: str) -> HttpResponse:
+    masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
+    entries = CostEntry.objects.filter(masterplan=masterplan)
+    page = Paginator(entries.select_related("atom", "wave"), 50).get_page(request.GET.get("page"))
+    context = {"masterplan": masterplan, "ledger": page}
+    if request.htmx and request.htmx.target == "ledger":
+        return render(request, "budget/_ledger.html", context)
+
+    def breakdown(field: str):  # type: ignore[no-untyped-def]
+        return (
+            entries.values(field)
+            .annotate(calls=Count("pk"), cost=Sum("cost_usd"))
+            .order_by("-cost")[:20]
+        )
+
+    context |= {
+        "state": budget_status(masterplan),
+        "by_wave": breakdown("wave__number"),
+        "by_model": breakdown("model"),
+        "by_atom": breakdown("atom__name"),
+        "alerts": masterplan.alerts.all()[:50],
+        "overrides": masterplan.overrides.select_related("approved_by")[:50],
+        "form": OverrideForm(),
+    }
+    return render(request, "budget/masterplan_budget.html", context)
+
+
+@login_required
+@permission_required("execution.override_budget", raise_exception=True)
+@require_POST
+def override(request: HttpRequest, masterplan_id: str) -> HttpResponse:
+    """Two steps: review what will change, then confirm."""
+    masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
+    form = OverrideForm(request.POST)
+    context = {"masterplan": masterplan, "form": form, "state": budget_status(masterplan)}
+    if not form.is_valid():
+        return render(request, "budget/_override_form.html", context, status=422)
+    data = form.cleaned_data
+    if not data["confirmed"]:
+        confirm = OverrideForm(initial={**data, "confirmed": True})
+        return render(
+            request, "budget/_override_confirm.html", {**context, "form": confirm, "data": data}
+        )
+    try:
+        control.require_queue()
+        override_hard_cap(
+            masterplan.pk, request.user, data["new_hard_cap"], data["confirmation_code"],
+            data["reason"],
+        )  # fmt: skip
+    except (CodeRejected, CapTooLow, control.QueueUnavailable) as refused:
+        form.add_error(None, str(refused))
+        return render(request, "budget/_override_form.html", context, status=422)
+    masterplan.refresh_from_db()
+    if masterplan.status == MasterPlan.Status.PAUSED_BUDGET:
+        control.resume_after_override(masterplan.pk)
+    messages.success(request, f"Hard cap raised to ${data['new_hard_cap']}; execution resumes.")
+    url = reverse("budget:masterplan-budget", args=[masterplan.pk])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@login_required
+@permission_required("execution.override_budget", raise_exception=True)
+@require_POST
+def new_code(request: HttpRequest, masterplan_id: str) -> HttpResponse:
+    masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
+    with transaction.atomic():
+        code, expires_at = issue_code(masterplan)
+    messages.info(
+        request,
+        f"Confirmation code {code}, valid once until {expires_at:%H:%M} UTC. It is shown only now.",
+    )
+    return redirect("budget:masterplan-budget", masterplan_id=masterplan.pk)
