@@ -98,7 +98,7 @@ def _reserve(
         no_room = snapshot is None or snapshot.spent_usd + worst > snapshot.hard_cap_usd
         if no_room or snapshot.reserved_usd == 0 or time.monotonic() > deadline:
             return None
-        time.sleep(random.uniform(0.01, 0.05))
+        time.sleep(random.uniform(0.05, 0.15))  # jittered: refused callers do not retry in step
 
 
 def load_counters(masterplan_id: object, counters: BudgetCounters | None = None) -> None:
