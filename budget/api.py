@@ -12,7 +12,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from budget.overrides import CapTooLow, CodeRejected, issue_code, override_hard_cap
+from budget.overrides import (
+    CapsRefused,
+    CapTooLow,
+    CodeRejected,
+    issue_code,
+    override_hard_cap,
+    set_caps,
+)
 from budget.status import budget_status
 from execution import control
 from execution.api.runs import ServiceUnavailable, requires
@@ -28,6 +35,20 @@ class BudgetSerializer(serializers.Serializer):
     remaining_budget = serializers.DecimalField(**MONEY)
     reserved_usd = serializers.DecimalField(**MONEY)
     status = serializers.ChoiceField(choices=["OK", "WARNING", "CRITICAL", "PAUSED"])
+
+
+class CapsSerializer(serializers.Serializer):
+    hard_cap_usd = serializers.DecimalField(
+        max_digits=14, decimal_places=6, min_value=0, required=False
+    )
+    soft_cap_usd = serializers.DecimalField(
+        max_digits=14, decimal_places=6, min_value=0, required=False
+    )
+
+    def validate(self, data: dict) -> dict:
+        if not data:
+            raise serializers.ValidationError("Send hard_cap_usd, soft_cap_usd or both.")
+        return data
 
 
 class OverrideSerializer(serializers.Serializer):
@@ -55,11 +76,31 @@ def budget_json(masterplan: MasterPlan) -> dict:
 
 
 class BudgetView(APIView):
-    permission_classes = [IsAuthenticated, requires("execution.view_masterplan")]
+    """GET the budget; PATCH the caps (raising the hard cap: budget_approver)."""
+
+    def get_permissions(self):  # type: ignore[no-untyped-def]
+        needed = "execution.run_masterplan" if self.request.method == "PATCH" else None
+        return [IsAuthenticated(), requires(needed or "execution.view_masterplan")()]
 
     @extend_schema(responses={200: BudgetSerializer})
     def get(self, request: Request, masterplan_id: str) -> Response:
         return Response(budget_json(get_object_or_404(MasterPlan, pk=masterplan_id)))
+
+    @extend_schema(request=CapsSerializer, responses={200: BudgetSerializer})
+    def patch(self, request: Request, masterplan_id: str) -> Response:
+        masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
+        incoming = CapsSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            masterplan = set_caps(
+                masterplan.pk,
+                request.user,
+                hard_cap=incoming.validated_data.get("hard_cap_usd"),
+                soft_cap=incoming.validated_data.get("soft_cap_usd"),
+            )
+        except CapsRefused as refused:
+            return Response({"detail": str(refused)}, status=refused.status)
+        return Response(budget_json(masterplan))
 
 
 class OverrideView(APIView):

@@ -12,3 +12,12 @@ class OverrideForm(forms.Form):
     confirmation_code = forms.CharField(max_length=20, help_text="From the approvers' mail.")
     reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+class CapsForm(forms.Form):
+    soft_cap_usd = forms.DecimalField(
+        max_digits=14, decimal_places=6, min_value=0, label="Soft cap (USD)"
+    )
+    hard_cap_usd = forms.DecimalField(
+        max_digits=14, decimal_places=6, min_value=0, label="Hard cap (USD)"
+    )

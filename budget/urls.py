@@ -14,4 +14,5 @@ urlpatterns = [
     ),
     path("masterplans/<uuid:masterplan_id>/budget/override/", views.override, name="override"),
     path("masterplans/<uuid:masterplan_id>/budget/codes/", views.new_code, name="new-code"),
+    path("masterplans/<uuid:masterplan_id>/budget/caps/", views.caps, name="caps"),
 ]

@@ -13,9 +13,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from budget.forms import OverrideForm
+from budget.forms import CapsForm, OverrideForm
 from budget.models import CostEntry
-from budget.overrides import CapTooLow, CodeRejected, issue_code, override_hard_cap
+from budget.overrides import (
+    CapsRefused,
+    CapTooLow,
+    CodeRejected,
+    issue_code,
+    override_hard_cap,
+    set_caps,
+)
 from budget.status import budget_status
 from execution import control
 from execution.models import MasterPlan
@@ -46,6 +53,12 @@ def masterplan_budget(request: HttpRequest, masterplan_id: str) -> HttpResponse:
         "alerts": masterplan.alerts.all()[:50],
         "overrides": masterplan.overrides.select_related("approved_by")[:50],
         "form": OverrideForm(),
+        "caps_form": CapsForm(
+            initial={
+                "soft_cap_usd": masterplan.budget_soft_cap_usd,
+                "hard_cap_usd": masterplan.budget_hard_cap_usd,
+            }
+        ),
     }
     return render(request, "budget/masterplan_budget.html", context)
 
@@ -94,4 +107,27 @@ def new_code(request: HttpRequest, masterplan_id: str) -> HttpResponse:
         request,
         f"Confirmation code {code}, valid once until {expires_at:%H:%M} UTC. It is shown only now.",
     )
+    return redirect("budget:masterplan-budget", masterplan_id=masterplan.pk)
+
+
+@login_required
+@permission_required("execution.run_masterplan", raise_exception=True)
+@require_POST
+def caps(request: HttpRequest, masterplan_id: str) -> HttpResponse:
+    masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
+    form = CapsForm(request.POST)
+    if form.is_valid():
+        try:
+            set_caps(
+                masterplan.pk, request.user, form.cleaned_data["hard_cap_usd"],
+                form.cleaned_data["soft_cap_usd"],
+            )  # fmt: skip
+        except CapsRefused as refused:
+            messages.error(request, str(refused))
+        else:
+            messages.success(request, "Caps saved.")
+    else:
+        messages.error(request, "Caps not saved: " + "; ".join(
+            f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()
+        ))  # fmt: skip
     return redirect("budget:masterplan-budget", masterplan_id=masterplan.pk)

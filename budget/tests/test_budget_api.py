@@ -73,3 +73,48 @@ def test_a_reservation_its_worker_never_settled_is_charged_as_unsettled(imported
     assert (entry.kind, entry.cost_usd) == ("unsettled", Decimal("0.2"))
     assert counters.snapshot(masterplan.pk).spent_usd == Decimal("0.2")
     assert charge_expired_reservations() == 0
+
+
+@pytest.mark.django_db
+def test_caps_set_over_the_api_follow_the_roles(api_client_for, reviewer, approver, imported):
+    masterplan = imported("slugkit")  # soft 3.5, hard 5
+    url = f"/api/v2/execution/budget/{masterplan.pk}"
+    reviewer_client = api_client_for(reviewer)
+    lowered = reviewer_client.patch(url, {"hard_cap_usd": "4", "soft_cap_usd": "3"}, format="json")
+    assert lowered.status_code == 200
+    assert (lowered.json()["hard_cap_usd"], lowered.json()["soft_cap_usd"]) == (
+        "4.000000",
+        "3.000000",
+    )
+
+    raised = reviewer_client.patch(url, {"hard_cap_usd": "50"}, format="json")
+    assert raised.status_code == 403
+    assert "budget_approver" in raised.json()["detail"]
+    inverted = reviewer_client.patch(url, {"soft_cap_usd": "9"}, format="json")
+    assert inverted.status_code == 400
+    assert reviewer_client.patch(url, {}, format="json").status_code == 400
+
+    assert (
+        api_client_for(approver).patch(url, {"hard_cap_usd": "50"}, format="json").status_code
+        == 403
+    )
+    masterplan.refresh_from_db()
+    assert masterplan.budget_hard_cap_usd == Decimal("4")
+
+
+@pytest.mark.django_db
+def test_an_approver_raises_caps_but_not_past_a_budget_pause(
+    api_client_for, django_user_model, imported
+):
+    from django.contrib.auth.models import Group
+
+    both = django_user_model.objects.create_user("both", "both@example.com", "pw")
+    both.groups.add(*Group.objects.filter(name__in=["reviewer", "budget_approver"]))
+    masterplan = imported("slugkit")
+    url = f"/api/v2/execution/budget/{masterplan.pk}"
+    client = api_client_for(both)
+    assert client.patch(url, {"hard_cap_usd": "50"}, format="json").status_code == 200
+    MasterPlan.objects.filter(pk=masterplan.pk).update(status=MasterPlan.Status.PAUSED_BUDGET)
+    paused = client.patch(url, {"hard_cap_usd": "80"}, format="json")
+    assert paused.status_code == 409
+    assert "override and a confirmation code" in paused.json()["detail"]

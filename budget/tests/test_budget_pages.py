@@ -85,3 +85,19 @@ def test_an_approver_gets_a_new_code_shown_once(client, approver, reviewer, paus
     client.force_login(approver)
     page = client.post(f"/masterplans/{paused.pk}/budget/codes/", follow=True).content.decode()
     assert re.search(r"Confirmation code [A-Z2-9]{4}-[A-Z2-9]{4}, valid once", page)
+
+
+@pytest.mark.django_db
+def test_a_reviewer_lowers_caps_on_the_page_but_cannot_raise_them(client, reviewer, imported):
+    masterplan = imported("slugkit")
+    client.force_login(reviewer)
+    url = f"/masterplans/{masterplan.pk}/budget/caps/"
+    saved = client.post(url, {"soft_cap_usd": "2", "hard_cap_usd": "4"}, follow=True)
+    assert "Caps saved." in saved.content.decode()
+    refused = client.post(url, {"soft_cap_usd": "2", "hard_cap_usd": "40"}, follow=True)
+    assert "raising the hard cap needs the budget_approver role" in refused.content.decode()
+    masterplan.refresh_from_db()
+    assert (masterplan.budget_soft_cap_usd, masterplan.budget_hard_cap_usd) == (
+        Decimal(2),
+        Decimal(4),
+    )
