@@ -67,6 +67,11 @@ def override_hard_cap(
             raise CapTooLow(
                 f"the new hard cap (${new_hard_cap}) must exceed what is spent (${spent})"
             )
+        if new_hard_cap <= masterplan.budget_hard_cap_usd:
+            raise CapTooLow(
+                f"an override raises the hard cap: ${new_hard_cap} is not above the current "
+                f"${masterplan.budget_hard_cap_usd}"
+            )
         code.used_at = timezone.now()
         code.save(update_fields=["used_at"])
         override = BudgetOverride.objects.create(

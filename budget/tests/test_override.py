@@ -123,3 +123,14 @@ def test_codes_are_stored_hashed_and_issued_to_approvers_only(
     stored = OverrideCode.objects.get()
     assert code.replace("-", "") not in stored.code_hash
     assert len(stored.code_hash) == 64
+
+
+@pytest.mark.django_db
+def test_an_override_only_raises_the_cap(api_client_for, approver, paused):
+    code, _ = issue_code(paused)
+    response = override(
+        api_client_for(approver), paused, confirmation_code=code, new_hard_cap="4.9"
+    )
+    assert response.status_code == 400
+    assert "is not above the current $5.000000" in response.json()["new_hard_cap"][0]
+    assert OverrideCode.objects.get().used_at is None
