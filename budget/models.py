@@ -14,7 +14,9 @@ from execution.models import MONEY, Atom, MasterPlan, Wave
 
 class CostEntryQuerySet(models.QuerySet["CostEntry"]):
     def total(self) -> Decimal:
-        return self.aggregate(total=Sum("cost_usd"))["total"] or Decimal(0)
+        """USD to the micro-dollar (PostgreSQL's SUM widens the scale)."""
+        total = self.aggregate(total=Sum("cost_usd"))["total"] or Decimal(0)
+        return total.quantize(Decimal("0.000001"))
 
 
 class CostEntry(models.Model):

@@ -82,8 +82,15 @@ def override_hard_cap(
             spent_usd=spent,
             reason=reason,
         )
+        # The soft cap keeps its share of the hard cap (70 % stays 70 %).
+        old_hard = masterplan.budget_hard_cap_usd
+        ratio = (
+            masterplan.budget_soft_cap_usd / old_hard
+            if old_hard
+            else settings.MGE_BUDGET_SOFT_CAP_RATIO
+        )
+        masterplan.budget_soft_cap_usd = (new_hard_cap * ratio).quantize(Decimal("0.000001"))
         masterplan.budget_hard_cap_usd = new_hard_cap
-        masterplan.budget_soft_cap_usd = min(masterplan.budget_soft_cap_usd, new_hard_cap)
         masterplan.save(update_fields=["budget_hard_cap_usd", "budget_soft_cap_usd", "updated_at"])
     return override
 

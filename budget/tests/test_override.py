@@ -103,6 +103,7 @@ def test_a_used_code_is_403_the_second_time(api_client_for, approver, paused, se
     first = override(client, paused, confirmation_code=code.lower())  # case-insensitive
     assert first.status_code == 200
     assert first.json()["hard_cap_usd"] == "10.000000"
+    assert first.json()["soft_cap_usd"] == "7.000000"  # 3.5 of 5 stays 70 %
     second = override(client, paused, confirmation_code=code, new_hard_cap="20")
     assert second.status_code == 403
     assert "already used" in second.json()["detail"]
@@ -134,3 +135,15 @@ def test_an_override_only_raises_the_cap(api_client_for, approver, paused):
     assert response.status_code == 400
     assert "is not above the current $5.000000" in response.json()["new_hard_cap"][0]
     assert OverrideCode.objects.get().used_at is None
+
+
+@pytest.mark.django_db
+def test_a_zero_cap_can_be_overridden(api_client_for, approver, imported, settings):
+    masterplan = imported("slugkit")
+    MasterPlan.objects.filter(pk=masterplan.pk).update(
+        budget_hard_cap_usd=0, budget_soft_cap_usd=0, status=MasterPlan.Status.PAUSED_BUDGET
+    )
+    code, _ = issue_code(masterplan)
+    response = override(api_client_for(approver), masterplan, confirmation_code=code)
+    assert response.status_code == 200
+    assert response.json()["soft_cap_usd"] == "7.000000"  # the default ratio, 0.7
