@@ -8,6 +8,7 @@ price is an error, never a silent $0.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -61,9 +62,15 @@ def _row(data: dict[str, Any]) -> ModelPrice:
 
 
 def load_price_table() -> tuple[list[ModelPrice], Decimal]:
+    # Every LLM call is priced: parse the table once, again only if the settings' rows change.
+    return _parsed_table(json.dumps(settings.MGE_MODEL_PRICES, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_table(settings_rows: str) -> tuple[list[ModelPrice], Decimal]:
     data = json.loads(PRICE_FILE.read_text())
     rows = [_row(row) for row in data["models"]]
-    rows += [_row(row) for row in settings.MGE_MODEL_PRICES]
+    rows += [_row(row) for row in json.loads(settings_rows)]
     return rows, Decimal(data["batch_discount"])
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db.models import Sum
+
 from budget.counters import BudgetCounters
 from budget.models import CostEntry
 from execution.models import MasterPlan
@@ -27,6 +29,20 @@ class BudgetStatus:
     @property
     def remaining_budget(self) -> Decimal:
         return max(Decimal(0), self.hard_cap_usd - self.cost_accumulated)
+
+
+def lowest_budget_remaining_pct() -> float | None:
+    """The smallest share of its hard cap any running masterplan has left (a signal of the
+    concurrency controller), or None when nothing runs."""
+    plans = MasterPlan.objects.filter(status=MasterPlan.Status.RUNNING).annotate(
+        spent=Sum("cost_entries__cost_usd")
+    )
+    shares = [
+        float(100 * (plan.budget_hard_cap_usd - (plan.spent or 0)) / plan.budget_hard_cap_usd)
+        for plan in plans
+        if plan.budget_hard_cap_usd
+    ]
+    return min(shares, default=None)
 
 
 def budget_status(masterplan: MasterPlan) -> BudgetStatus:

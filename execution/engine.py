@@ -25,6 +25,7 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from execution.concurrency import SAMPLES_KEPT, ConcurrencyLimiter
 from execution.llm import gateway
 from execution.llm.types import CallRefused, LLMError, LLMRequest
 from execution.models import Atom, AtomDependency, MasterPlan, Wave
@@ -48,10 +49,16 @@ class DatabaseLane:
 
     def __init__(self, size: int) -> None:
         self.size = size
+        self.timings_ms: list[float] = []
         self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="db-lane")
 
     def run(self, function: Callable[..., T], *args: Any) -> T:
-        return self._pool.submit(_fresh_connection_call, function, args).result()
+        started = time.perf_counter()
+        try:
+            return self._pool.submit(_fresh_connection_call, function, args).result()
+        finally:
+            # Queue wait included: what an atom waits for the database is the signal.
+            self.timings_ms.append((time.perf_counter() - started) * 1000)
 
     def __enter__(self) -> DatabaseLane:
         return self
@@ -68,6 +75,7 @@ class DatabaseLane:
         for future in [self._pool.submit(close) for _ in range(self.size)]:
             future.result()
         self._pool.shutdown()
+        ConcurrencyLimiter().record_db_ms(self.timings_ms[-SAMPLES_KEPT:])
 
 
 def _fresh_connection_call(function: Callable[..., T], args: tuple[Any, ...]) -> T:
@@ -118,7 +126,10 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
     atoms = Atom.objects.select_related("masterplan").in_bulk(atom_ids)
     contexts = _context_files(atom_ids)
     connection.close()
-    limit = max(1, math.ceil(settings.MGE_CONCURRENCY_INITIAL / shards))
+    # As many threads as the shared limit allows now (split over the shards): atoms are
+    # claimed only when they can start, so a pause still stops the rest. The limiter, a
+    # gateway middleware, bounds what is in flight across every worker at any moment.
+    limit = max(1, math.ceil(ConcurrencyLimiter().limit() / shards))
     outcomes: dict[str, int] = {}
     with (
         DatabaseLane(settings.MGE_DB_CONNECTIONS_PER_JOB) as db,

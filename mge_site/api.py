@@ -18,6 +18,7 @@ from execution.api.masterplans import (
     WaveViewSet,
 )
 from execution.api.runs import (
+    ConcurrencyStatsView,
     JobView,
     MasterPlanControlView,
     MasterPlanProgressView,
@@ -47,6 +48,11 @@ urlpatterns = [
         name="masterplan-progress",
     ),
     path("jobs/<str:job_id>", JobView.as_view(), name="job"),
+    path(
+        "execution/concurrency-stats",
+        ConcurrencyStatsView.as_view(),
+        name="concurrency-stats",
+    ),
     path("execution/budget/<uuid:masterplan_id>", BudgetView.as_view(), name="budget"),
     path(
         "execution/budget/<uuid:masterplan_id>/override",

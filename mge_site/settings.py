@@ -218,8 +218,17 @@ MGE_LLM_MAX_RETRIES = env_int("MGE_LLM_MAX_RETRIES", 2, minimum=0)
 MGE_LLM_MAX_TOKENS = env_int("MGE_LLM_MAX_TOKENS", 4096, minimum=16)
 MGE_OFFLINE_LATENCY_MS = env_int("MGE_OFFLINE_LATENCY_MS", 400, minimum=0)
 MGE_OFFLINE_RESPONSES_DIR = BASE_DIR / "examples" / "responses"
-# A fixed number of atoms in flight per wave job (the adaptive, shared limit replaces it).
+# LLM calls in flight across every worker (execution.concurrency): where the shared limit
+# starts, its bounds, how often it moves, and how long a slot lives if its worker dies.
 MGE_CONCURRENCY_INITIAL = env_int("MGE_CONCURRENCY_INITIAL", 100, minimum=1)
+MGE_CONCURRENCY_MIN = env_int("MGE_CONCURRENCY_MIN", 10, minimum=1)
+MGE_CONCURRENCY_MAX = env_int("MGE_CONCURRENCY_MAX", 200, minimum=1)
+if not MGE_CONCURRENCY_MIN <= MGE_CONCURRENCY_INITIAL <= MGE_CONCURRENCY_MAX:
+    raise ImproperlyConfigured(
+        "MGE_CONCURRENCY_MIN <= MGE_CONCURRENCY_INITIAL <= MGE_CONCURRENCY_MAX must hold "
+        f"(they are {MGE_CONCURRENCY_MIN}, {MGE_CONCURRENCY_INITIAL}, {MGE_CONCURRENCY_MAX})."
+    )
+MGE_CONCURRENCY_ADJUST_SECONDS = env_int("MGE_CONCURRENCY_ADJUST_SECONDS", 30, minimum=1)
 # A running atom whose worker stops renewing its lease this long is run again.
 MGE_ATOM_LEASE_SECONDS = env_int("MGE_ATOM_LEASE_SECONDS", 120, minimum=2)
 # Database connections a wave job uses for its atoms' reads and writes.
@@ -231,7 +240,11 @@ MGE_MODEL_PRICES: list[dict[str, str]] = env_json_list("MGE_MODEL_PRICES", [])
 MGE_ALERT_WEBHOOK_URL = env_optional_str("MGE_ALERT_WEBHOOK_URL")
 # A reservation whose worker never settled it is charged in full after this long.
 MGE_BUDGET_RESERVATION_TTL_SECONDS = env_int("MGE_BUDGET_RESERVATION_TTL_SECONDS", 900, minimum=5)
-MGE_LLM_MIDDLEWARE = ["budget.guardrails.budget_guard"]
+# A slot outlives the longest call: the SDK's timeout for every attempt, plus a margin.
+MGE_CONCURRENCY_LEASE_SECONDS = MGE_LLM_TIMEOUT_SECONDS * (MGE_LLM_MAX_RETRIES + 1) + 30
+# Outermost first: take a concurrency slot, then reserve the budget, then call.
+MGE_LLM_MIDDLEWARE = ["execution.concurrency.concurrency_guard", "budget.guardrails.budget_guard"]
+MGE_CONCURRENCY_BUDGET_SIGNAL = "budget.status.lowest_budget_remaining_pct"
 MGE_CLI_MODULES = ["execution.cli", "execution.run_cli", "budget.cli"]
 MGE_WORKSPACE_ROOT = Path(env_str("MGE_WORKSPACE_ROOT", str(VAR_DIR / "workspaces"))).resolve()
 MGE_BUDGET_HARD_CAP_USD = env_decimal("MGE_BUDGET_HARD_CAP_USD", Decimal("200"), minimum=Decimal(0))

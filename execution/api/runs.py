@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_rq
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from redis.exceptions import RedisError
@@ -126,3 +127,25 @@ def _job_json(job: Job) -> dict[str, Any]:
         if result and result.type == result.Type.FAILED and result.exc_string
         else None,
     }
+
+
+class ConcurrencyStatsView(APIView):
+    """The shared limit of LLM calls: where it stands, what moved it, what is in flight."""
+
+    permission_classes = [IsAuthenticated, requires("execution.view_masterplan")]
+
+    @extend_schema(
+        responses={200: OpenApiResponse(description="Limit, load, signals, adjustments")}
+    )
+    def get(self, request: Request) -> Response:
+        from django.utils.module_loading import import_string
+
+        from execution.concurrency import ConcurrencyLimiter
+
+        try:
+            stats = ConcurrencyLimiter().stats()
+        except RedisError as error:
+            raise ServiceUnavailable(f"the limiter (Redis) is not reachable: {error}") from None
+        signal = settings.MGE_CONCURRENCY_BUDGET_SIGNAL
+        stats["budget_remaining_pct"] = import_string(signal)() if signal else None
+        return Response(stats)

@@ -4,6 +4,7 @@ its timeouts, and the usage it reports."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import anthropic
 
@@ -14,12 +15,26 @@ class AnthropicProvider:
     name = "anthropic"
 
     def __init__(
-        self, *, api_key: str | None, base_url: str | None, timeout: float, max_retries: int
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        timeout: float,
+        max_retries: int,
+        on_status: Callable[[int], None] | None = None,
     ) -> None:
         # One client per process: it owns a connection pool and is safe to share across
-        # threads.
+        # threads. The response hook sees every answer, the ones the SDK retries too, so a
+        # 429 can slow us down before the retries are used up.
+        hooks = (
+            {"response": [lambda response: on_status(response.status_code)]} if on_status else {}
+        )
         self.client = anthropic.Anthropic(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=anthropic.DefaultHttpxClient(event_hooks=hooks),
         )
 
     def complete(self, request: LLMRequest) -> LLMResponse:

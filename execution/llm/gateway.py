@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from execution.concurrency import on_provider_status
 from execution.llm.anthropic_provider import AnthropicProvider
 from execution.llm.offline import OfflineProvider, OfflineResponder
 from execution.llm.types import LLMProvider, LLMRequest, LLMResponse
@@ -65,6 +66,7 @@ def _build_provider() -> LLMProvider:
             base_url=settings.ANTHROPIC_BASE_URL,
             timeout=settings.MGE_LLM_TIMEOUT_SECONDS,
             max_retries=settings.MGE_LLM_MAX_RETRIES,
+            on_status=on_provider_status,
         )
     return OfflineProvider(
         OfflineResponder(settings.MGE_OFFLINE_RESPONSES_DIR),

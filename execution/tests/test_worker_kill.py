@@ -60,6 +60,7 @@ def test_a_killed_worker_reruns_only_its_in_flight_atoms_once(
             "ANTHROPIC_API_KEY": "test-key",
             "ANTHROPIC_BASE_URL": stub_server.url,
             "MGE_CONCURRENCY_INITIAL": "2",  # two in flight, the third waits its turn
+            "MGE_CONCURRENCY_MIN": "1",
             "MGE_ATOM_LEASE_SECONDS": "2",
             "MGE_WORKSPACE_ROOT": str(settings.MGE_WORKSPACE_ROOT),
         },

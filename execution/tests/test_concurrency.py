@@ -1,0 +1,181 @@
+"""The shared concurrency limit: its rules, its slots, and its effect on real runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from conftest import engine_db
+from execution.concurrency import (
+    Adjustment,
+    ConcurrencyLimiter,
+    adjust_limit,
+    next_limit,
+    percentile,
+)
+from execution.control import start_masterplan
+from execution.models import MasterPlan
+from execution.tests.test_worker_kill import database_url
+
+HEALTHY = {"llm_p95_ms": 800.0, "db_p95_ms": 5.0, "budget_remaining_pct": 90.0}
+
+
+def rule(current=100, in_flight=80, **signals):  # type: ignore[no-untyped-def]
+    return next_limit(
+        current, minimum=10, maximum=200, in_flight=in_flight, **{**HEALTHY, **signals}
+    )
+
+
+def test_a_healthy_busy_system_grows_five_percent():
+    assert rule() == Adjustment(105, "healthy")
+
+
+def test_small_limits_grow_by_at_least_one():
+    assert rule(current=12, in_flight=12).limit == 13  # the seed's int(12 * 1.05) stays 12
+
+
+def test_slow_llm_or_database_cuts_ten_percent():
+    assert rule(llm_p95_ms=2500).limit == 90
+    assert rule(db_p95_ms=150).limit == 90
+
+
+def test_little_budget_left_halves_and_the_strongest_cut_wins():
+    adjustment = rule(llm_p95_ms=2500, budget_remaining_pct=15)
+    assert adjustment.limit == 50
+    assert "budget remaining 15% < 20%" in adjustment.reason
+    assert "LLM p95" in adjustment.reason
+
+
+def test_limits_stay_within_their_bounds():
+    assert rule(current=11, budget_remaining_pct=1).limit == 10
+    assert rule(current=200, in_flight=200).limit == 200
+
+
+def test_an_idle_system_does_not_drift_up():
+    assert rule(current=100, in_flight=49).limit == 100
+    assert rule(current=100, in_flight=50).limit == 105
+
+
+def test_no_measurements_yet_count_as_healthy():
+    adjustment = next_limit(
+        100, minimum=10, maximum=200, in_flight=60, llm_p95_ms=None, db_p95_ms=None,
+        budget_remaining_pct=None,
+    )  # fmt: skip
+    assert adjustment.limit == 105
+
+
+def test_percentile():
+    assert percentile(list(range(1, 101)), 0.95) == 95
+    assert percentile([], 0.95) is None
+
+
+def test_slots_stop_at_the_limit_and_come_back_on_release(settings):
+    settings.MGE_CONCURRENCY_INITIAL = 3
+    limiter = ConcurrencyLimiter()
+    slots = [limiter.try_acquire() for _ in range(3)]
+    assert all(slots) and limiter.try_acquire() is None
+    limiter.release(slots[0], llm_ms=1200)
+    assert limiter.try_acquire() is not None
+    assert limiter.signals()["llm_p95_ms"] == 1200
+
+
+def test_a_crashed_holders_slot_expires_by_itself(settings):
+    settings.MGE_CONCURRENCY_INITIAL = 1
+    settings.MGE_CONCURRENCY_LEASE_SECONDS = 0.05
+    limiter = ConcurrencyLimiter()
+    assert limiter.try_acquire() is not None  # never released: its worker "died"
+    assert limiter.try_acquire() is None
+    time.sleep(0.06)
+    assert limiter.try_acquire() is not None
+
+
+def test_a_rate_limit_halves_the_limit_once_per_burst(settings):
+    limiter = ConcurrencyLimiter()
+    assert limiter.cut_for_rate_limit(429) is True
+    assert limiter.cut_for_rate_limit(429) is False  # the same burst
+    assert limiter.limit() == 50
+    assert limiter.stats()["adjustments"][0]["reason"] == "provider answered 429"
+
+
+@pytest.mark.django_db
+def test_the_periodic_adjustment_reads_the_budget_of_running_plans(imported):
+    from budget.models import CostEntry
+
+    masterplan = imported("slugkit")  # hard cap 5
+    MasterPlan.objects.filter(pk=masterplan.pk).update(status=MasterPlan.Status.RUNNING)
+    CostEntry.objects.create(masterplan=masterplan, model="gpt-4", cost_usd=4.5, reservation_id="r")
+    assert adjust_limit() == {"limit": 50, "reason": "budget remaining 10% < 20%"}
+
+
+@pytest.mark.django_db
+def test_concurrency_stats_over_the_api(api_client_for, viewer):
+    ConcurrencyLimiter().set_limit(120, "test")
+    body = api_client_for(viewer).get("/api/v2/execution/concurrency-stats").json()
+    assert body["current_limit"] == 120
+    assert (body["min_limit"], body["max_limit"]) == (10, 200)
+    assert body["active_executions"] == 0 and body["queue_depth"] == 0
+    assert {"llm_p95_ms", "db_p95_ms", "budget_remaining_pct"} <= set(body)
+    assert body["adjustments"][0]["reason"] == "test"
+
+
+@engine_db
+def test_two_worker_processes_never_hold_more_than_the_limit(imported, stub_server, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("worker processes share the test database only on PostgreSQL")
+    ConcurrencyLimiter().set_limit(4, "test")
+    stub_server.configure(latency_ms=150)
+    masterplan = imported("inventory-service")
+    settings.MGE_WAVE_SHARD_SIZE = 2  # wave 1 (5 atoms) → 3 jobs for the 2 workers
+    start_masterplan(masterplan.pk)
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "MGE_LLM_PROVIDER": "anthropic",
+        "ANTHROPIC_API_KEY": "test-key",
+        "ANTHROPIC_BASE_URL": stub_server.url,
+        "MGE_WAVE_SHARD_SIZE": "2",
+        "MGE_WORKSPACE_ROOT": str(settings.MGE_WORKSPACE_ROOT),
+    }
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "rqworker",
+                "waves",
+                "--burst",
+                "--worker-class",
+                "rq.worker.SimpleWorker",
+            ],
+            cwd=settings.BASE_DIR,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.wait(timeout=120)
+    masterplan.refresh_from_db()
+    assert masterplan.status == MasterPlan.Status.COMPLETED
+    assert 1 < stub_server.stats.max_in_flight <= 4
+
+
+@engine_db
+def test_429s_from_the_provider_cut_the_limit_at_once(imported, stub_server, run_jobs):
+    stub_server.configure(latency_ms=100, capacity=2)  # beyond 2 at once: 429, retry-after 1
+    masterplan = imported("inventory-service")
+    start_masterplan(masterplan.pk)
+    run_jobs()
+    masterplan.refresh_from_db()
+    assert masterplan.status == MasterPlan.Status.COMPLETED  # the SDK retried them
+    limiter = ConcurrencyLimiter()
+    assert limiter.limit() < settings.MGE_CONCURRENCY_INITIAL
+    assert limiter.stats()["adjustments"][-1]["reason"] == "provider answered 429"
