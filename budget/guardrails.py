@@ -7,6 +7,7 @@ both pass a nearly-full budget; a reservation that does not fit is refused atomi
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Callable
@@ -15,7 +16,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from budget.alerts import raise_alert
@@ -24,7 +24,7 @@ from budget.models import BudgetAlert, CostEntry
 from budget.overrides import issue_code
 from budget.pricing import cost_of, worst_case_cost
 from execution.llm.types import CallRefused, LLMError, LLMRequest, LLMResponse
-from execution.models import Atom, MasterPlan
+from execution.models import MasterPlan
 
 RunDb = Callable[..., Any]
 Call = Callable[[LLMRequest, RunDb], LLMResponse]
@@ -63,6 +63,7 @@ def budget_guard(call: Call) -> Call:
             raise
         cost = cost_of(request.model, response.usage)
         settled = counters.settle(request.masterplan_id, reservation, cost)
+        response = dataclasses.replace(response, cost_usd=cost)
         if settled is not None:
             spent, charged = settled
             run_db(record_cost, request, response, charged, worst, reservation)
@@ -118,25 +119,23 @@ def record_cost(
     reservation_id: str,
     kind: str = CostEntry.Kind.SETTLED,
 ) -> CostEntry:
-    with transaction.atomic():
-        entry = CostEntry.objects.create(
-            masterplan_id=request.masterplan_id,
-            atom_id=request.atom_id,
-            wave_id=request.wave_id,
-            model=request.model,
-            purpose=request.purpose,
-            input_tokens=response.usage.input_tokens,
-            output_tokens=response.usage.output_tokens,
-            cache_creation_input_tokens=response.usage.cache_creation_input_tokens,
-            cache_read_input_tokens=response.usage.cache_read_input_tokens,
-            cost_usd=cost,
-            reserved_usd=reserved,
-            kind=kind,
-            reservation_id=reservation_id,
-        )
-        if request.atom_id:
-            Atom.objects.filter(pk=request.atom_id).update(cost_usd=F("cost_usd") + cost)
-    return entry
+    """One ledger row: a single INSERT (the atom's own cost is added when it finishes,
+    from `LLMResponse.cost_usd`, in the update the engine makes anyway)."""
+    return CostEntry.objects.create(
+        masterplan_id=request.masterplan_id,
+        atom_id=request.atom_id,
+        wave_id=request.wave_id,
+        model=request.model,
+        purpose=request.purpose,
+        input_tokens=response.usage.input_tokens,
+        output_tokens=response.usage.output_tokens,
+        cache_creation_input_tokens=response.usage.cache_creation_input_tokens,
+        cache_read_input_tokens=response.usage.cache_read_input_tokens,
+        cost_usd=cost,
+        reserved_usd=reserved,
+        kind=kind,
+        reservation_id=reservation_id,
+    )
 
 
 def alert_soft_cap(masterplan_id: object, spent: Decimal) -> None:

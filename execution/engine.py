@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -274,6 +275,7 @@ def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str
     started = time.perf_counter()
     errors: list[str] = []
     input_tokens = output_tokens = 0
+    cost = Decimal(0)
     model = atom.model_name
     attempts = atom.attempts  # this attempt included
     while True:
@@ -303,13 +305,14 @@ def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str
             response = gateway.complete(request, run_db=db.run)
         except CallRefused:
             # The guard paused the plan (the budget): the atom waits for the resume.
-            return db.run(_release_atom, atom.pk)
+            return db.run(_release_atom, atom.pk, cost)
         except LLMError as error:
             # The SDK has already retried what is worth retrying (429, 529, 5xx).
             errors.append(str(error))
             break
         input_tokens += response.usage.input_tokens
         output_tokens += response.usage.output_tokens
+        cost += response.cost_usd or 0
         try:
             code = extract_code(response.text, atom.language)
             problem = syntax_error(atom.language, atom.file_path, code)
@@ -332,18 +335,20 @@ def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str
             break
         return db.run(
             _finish_atom, atom, Atom.Status.COMPLETED, attempts, started,
-            input_tokens, output_tokens, code, "",
+            input_tokens, output_tokens, code, "", cost,
         )  # fmt: skip
     return db.run(
         _finish_atom, atom, Atom.Status.FAILED, attempts, started, input_tokens, output_tokens,
-        "", errors[-1] if errors else "no attempts left",
+        "", errors[-1] if errors else "no attempts left", cost,
     )  # fmt: skip
 
 
-def _release_atom(atom_id: object) -> str:
-    """Back to pending, the refused attempt not counted: it never reached the provider."""
+def _release_atom(atom_id: object, cost: Decimal) -> str:
+    """Back to pending, the refused attempt not counted: it never reached the provider
+    (earlier attempts of this run did, and their cost stays on the atom)."""
     Atom.objects.filter(pk=atom_id, status=Atom.Status.RUNNING).update(
         status=Atom.Status.PENDING,
+        cost_usd=F("cost_usd") + cost,
         attempts=F("attempts") - 1,
         started_at=None,
         lease_expires_at=None,
@@ -370,9 +375,11 @@ def _finish_atom(
     output_tokens: int,
     code: str,
     error: str,
+    cost: Decimal = Decimal(0),
 ) -> str:
     Atom.objects.filter(pk=atom.pk, status=Atom.Status.RUNNING).update(
         status=status,
+        cost_usd=F("cost_usd") + cost,
         attempts=F("attempts") if attempts is None else attempts,
         generated_code=code,
         last_error=error,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Protocol
 
 
@@ -34,6 +35,8 @@ class LLMResponse:
     usage: Usage = field(default_factory=Usage)
     latency_seconds: float = 0.0
     stop_reason: str = "end_turn"
+    cost_usd: Decimal | None = None
+    """What the call cost, when a middleware priced it (the budget does)."""
 
 
 class LLMError(Exception):
