@@ -13,38 +13,20 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
 from decimal import Decimal
-from pathlib import Path
 
-import psycopg2
+from _services import BASE_DIR, free_loopback_port, fresh_database, setup_django
 
-BASE_DIR = Path(__file__).resolve().parent.parent
 WORKERS, THREADS, FITTING_CALLS, LATENCY_MS = 4, 50, 50, 200
 DATABASE = "mge_bench_budget"
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 MODEL = "claude-haiku-4-5"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def setup_django(environment: dict[str, str]) -> None:
-    os.environ.update(environment)
-    sys.path.insert(0, str(BASE_DIR))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "mge_site.settings"
-    import django
-
-    django.setup()
 
 
 def request_for(masterplan_id: str, number: int):  # type: ignore[no-untyped-def]
@@ -189,7 +171,7 @@ def race(mode: str, masterplan_id: str, environment: dict[str, str]) -> list[flo
 
 
 def main() -> None:
-    stub_port = free_port()
+    stub_port = free_loopback_port()
     environment = {
         **os.environ,
         "DATABASE_URL": DATABASE_URL,
@@ -199,15 +181,7 @@ def main() -> None:
         "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{stub_port}",
         "MGE_LOG_LEVEL": "ERROR",
     }
-    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {DATABASE}")
-    admin.close()
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, env=environment, check=True
-    )
+    fresh_database(DATABASE, environment)
     setup_django(environment)
     from budget.models import CostEntry
     from execution.actions import import_masterplan

@@ -13,25 +13,16 @@ from __future__ import annotations
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import psycopg2
+from _services import BASE_DIR, free_loopback_port, fresh_database, setup_django
 
-BASE_DIR = Path(__file__).resolve().parent.parent
 WAVES, ATOMS_PER_WAVE, LIMIT, LATENCY_S, WORKERS = 10, 100, 100, 1.0, 2
 DATABASE = "mge_bench"
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
 REDIS_URL = "redis://127.0.0.1:6379/14"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def generated_masterplan() -> str:
@@ -51,17 +42,8 @@ def generated_masterplan() -> str:
     )
 
 
-def recreate_database() -> None:
-    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {DATABASE}")
-    admin.close()
-
-
 def main() -> None:
-    stub_port = free_port()
+    stub_port = free_loopback_port()
     environment = {
         **os.environ,
         "DATABASE_URL": DATABASE_URL,
@@ -75,16 +57,9 @@ def main() -> None:
         "MGE_WORKSPACE_ROOT": str(BASE_DIR / "var" / "bench-workspaces"),
         "MGE_LOG_LEVEL": "WARNING",
     }
-    os.environ.update(environment)
-    recreate_database()
+    fresh_database(DATABASE, environment)
+    setup_django(environment)
     manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v0"], cwd=BASE_DIR, env=environment, check=True)
-
-    import django
-
-    sys.path.insert(0, str(BASE_DIR))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "mge_site.settings"
-    django.setup()
     from execution.actions import import_masterplan
     from execution.control import start_masterplan
     from execution.models import MasterPlan

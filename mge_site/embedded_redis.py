@@ -40,7 +40,7 @@ def _server_binary() -> Path:
     return binary
 
 
-def _free_loopback_port() -> int:
+def free_loopback_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -48,7 +48,7 @@ def _free_loopback_port() -> int:
 
 class EmbeddedRedis:
     def __init__(self) -> None:
-        self.port = _free_loopback_port()
+        self.port = free_loopback_port()
         self._directory = tempfile.TemporaryDirectory(prefix="mge-redis-")
         self._process: subprocess.Popen[bytes] | None = None
 

@@ -89,19 +89,14 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 
 
 def env_json_object(name: str, default: dict[str, Any]) -> dict[str, Any]:
-    value = _raw(name)
-    if value is None:
-        return default
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError as error:
-        raise ImproperlyConfigured(f"{name} is not valid JSON: {error}.") from None
-    if not isinstance(parsed, dict):
-        raise ImproperlyConfigured(f"{name} must be a JSON object.")
-    return parsed
+    return _env_json(name, default, dict, "a JSON object")
 
 
 def env_json_list(name: str, default: list[Any]) -> list[Any]:
+    return _env_json(name, default, list, "a JSON list")
+
+
+def _env_json(name: str, default: Any, kind: type, described: str) -> Any:
     value = _raw(name)
     if value is None:
         return default
@@ -109,6 +104,6 @@ def env_json_list(name: str, default: list[Any]) -> list[Any]:
         parsed = json.loads(value)
     except json.JSONDecodeError as error:
         raise ImproperlyConfigured(f"{name} is not valid JSON: {error}.") from None
-    if not isinstance(parsed, list):
-        raise ImproperlyConfigured(f"{name} must be a JSON list.")
+    if not isinstance(parsed, kind):
+        raise ImproperlyConfigured(f"{name} must be {described}.")
     return parsed

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,11 +14,7 @@ import urllib.request
 import pytest
 from django.conf import settings
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from mge_site.embedded_redis import free_loopback_port
 
 
 def get_json(url: str) -> tuple[int, dict]:
@@ -40,7 +35,7 @@ def group_alive(pgid: int) -> bool:
 
 @pytest.mark.timeout(120)
 def test_launcher_serves_runs_a_worker_and_stops_everything_on_ctrl_c(tmp_path):
-    port = free_port()
+    port = free_loopback_port()
     environment = {
         **os.environ,
         "PORT": str(port),

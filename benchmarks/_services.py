@@ -1,0 +1,38 @@
+"""What the benchmarks share: a fresh PostgreSQL database and Django set up on it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg2
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from mge_site.embedded_redis import free_loopback_port  # noqa: E402
+
+__all__ = ["BASE_DIR", "fresh_database", "free_loopback_port", "setup_django"]
+
+
+def fresh_database(name: str, environment: dict[str, str]) -> None:
+    """Drop and create `name`, then migrate it (the environment's DATABASE_URL names it)."""
+    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {name}")
+    admin.close()
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, env=environment, check=True
+    )
+
+
+def setup_django(environment: dict[str, str]) -> None:
+    os.environ.update(environment)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "mge_site.settings"
+    import django
+
+    django.setup()
