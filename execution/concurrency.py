@@ -53,6 +53,8 @@ return 1
 class Adjustment:
     limit: int
     reason: str
+    kind: str = "healthy"
+    """A short label for metrics: budget, llm_latency, db_latency, rate_limit, idle, healthy."""
 
 
 def next_limit(
@@ -71,17 +73,19 @@ def next_limit(
     idle system must not drift up to the maximum)."""
     cuts = []
     if budget_remaining_pct is not None and budget_remaining_pct < LOW_BUDGET_PCT:
-        cuts.append((0.5, f"budget remaining {budget_remaining_pct:.0f}% < {LOW_BUDGET_PCT}%"))
+        cuts.append(
+            (0.5, "budget", f"budget remaining {budget_remaining_pct:.0f}% < {LOW_BUDGET_PCT}%")
+        )
     if llm_p95_ms is not None and llm_p95_ms > LLM_P95_TARGET_MS:
-        cuts.append((0.9, f"LLM p95 {llm_p95_ms:.0f} ms > {LLM_P95_TARGET_MS} ms"))
+        cuts.append((0.9, "llm_latency", f"LLM p95 {llm_p95_ms:.0f} ms > {LLM_P95_TARGET_MS} ms"))
     if db_p95_ms is not None and db_p95_ms > DB_P95_TARGET_MS:
-        cuts.append((0.9, f"DB p95 {db_p95_ms:.0f} ms > {DB_P95_TARGET_MS} ms"))
+        cuts.append((0.9, "db_latency", f"DB p95 {db_p95_ms:.0f} ms > {DB_P95_TARGET_MS} ms"))
     if cuts:
-        factor = min(factor for factor, _ in cuts)
-        reason = "; ".join(reason for _, reason in cuts)
-        return Adjustment(max(minimum, math.floor(current * factor)), reason)
+        factor, kind, _ = min(cuts, key=lambda cut: cut[0])  # the strongest, first on ties
+        reason = "; ".join(reason for _, _, reason in cuts)
+        return Adjustment(max(minimum, math.floor(current * factor)), reason, kind)
     if in_flight < current / 2:
-        return Adjustment(current, f"idle ({in_flight} of {current} in use): no growth")
+        return Adjustment(current, f"idle ({in_flight} of {current} in use): no growth", "idle")
     return Adjustment(min(maximum, max(current + 1, math.floor(current * 1.05))), "healthy")
 
 
@@ -155,15 +159,17 @@ class ConcurrencyLimiter:
         self.client.zremrangebyscore(self._key("holders"), "-inf", time.time())
         return int(self.client.zcard(self._key("holders")))
 
-    def set_limit(self, limit: int, reason: str) -> None:
+    def set_limit(self, limit: int, reason: str, kind: str = "manual") -> None:
         previous = self.limit()
         entry = json.dumps(
-            {"at": timezone.now().isoformat(), "from": previous, "to": limit, "reason": reason}
-        )
+            {"at": timezone.now().isoformat(), "from": previous, "to": limit, "reason": reason,
+             "kind": kind}
+        )  # fmt: skip
         pipe = self.client.pipeline()
         pipe.set(self._key("limit"), limit)
         pipe.lpush(self._key("adjustments"), entry)
         pipe.ltrim(self._key("adjustments"), 0, ADJUSTMENTS_KEPT - 1)
+        pipe.hincrby(self._key("adjustment_counts"), kind, 1)
         pipe.execute()
         if limit != previous:
             logger.info("concurrency limit %d → %d: %s", previous, limit, reason)
@@ -177,7 +183,7 @@ class ConcurrencyLimiter:
             return False
         current = self.limit()
         new = max(settings.MGE_CONCURRENCY_MIN, math.floor(current * 0.5))
-        self.set_limit(new, f"provider answered {status}")
+        self.set_limit(new, f"provider answered {status}", "rate_limit")
         return True
 
     def adjust(self, budget_remaining_pct: float | None = None) -> Adjustment:
@@ -191,13 +197,17 @@ class ConcurrencyLimiter:
             db_p95_ms=signals["db_p95_ms"],
             budget_remaining_pct=budget_remaining_pct,
         )
-        self.set_limit(adjustment.limit, adjustment.reason)
+        self.set_limit(adjustment.limit, adjustment.reason, adjustment.kind)
         return adjustment
 
     def signals(self) -> dict[str, float | None]:
         llm = [float(v) for v in self.client.lrange(self._key("llm_ms"), 0, -1)]
         db = [float(v) for v in self.client.lrange(self._key("db_ms"), 0, -1)]
         return {"llm_p95_ms": percentile(llm, 0.95), "db_p95_ms": percentile(db, 0.95)}
+
+    def adjustment_counts(self) -> dict[str, int]:
+        counts = self.client.hgetall(self._key("adjustment_counts"))
+        return {kind.decode(): int(count) for kind, count in counts.items()}
 
     def stats(self) -> dict[str, Any]:
         waiting = self.client.get(self._key("waiting"))

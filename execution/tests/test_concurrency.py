@@ -179,3 +179,23 @@ def test_429s_from_the_provider_cut_the_limit_at_once(imported, stub_server, run
     limiter = ConcurrencyLimiter()
     assert limiter.limit() < settings.MGE_CONCURRENCY_INITIAL
     assert limiter.stats()["adjustments"][-1]["reason"] == "provider answered 429"
+
+
+@pytest.mark.django_db
+def test_prometheus_sees_the_limit_the_load_and_the_adjustments(client):
+    limiter = ConcurrencyLimiter()
+    limiter.set_limit(80, "test")
+    limiter.cut_for_rate_limit(529)
+    limiter.try_acquire()
+    text = client.get("/metrics").content.decode()
+    assert "v2_concurrency_limit 40.0" in text
+    assert "v2_concurrency_in_flight 1.0" in text
+    assert "v2_concurrency_queue_depth 0.0" in text
+    assert 'v2_concurrency_adjustments_total{reason="rate_limit"} 1.0' in text
+    assert 'v2_concurrency_adjustments_total{reason="manual"} 1.0' in text
+
+
+def test_adjustments_are_labelled_by_their_strongest_cause():
+    assert rule(llm_p95_ms=2500, budget_remaining_pct=15).kind == "budget"
+    assert rule(db_p95_ms=500).kind == "db_latency"
+    assert rule(in_flight=10).kind == "idle"
