@@ -209,15 +209,17 @@ class ConcurrencyLimiter:
         counts = self.client.hgetall(self._key("adjustment_counts"))
         return {kind.decode(): int(count) for kind, count in counts.items()}
 
+    def queue_depth(self) -> int:
+        return max(0, int(self.client.get(self._key("waiting")) or 0))
+
     def stats(self) -> dict[str, Any]:
-        waiting = self.client.get(self._key("waiting"))
         adjustments = [json.loads(a) for a in self.client.lrange(self._key("adjustments"), 0, 49)]
         return {
             "current_limit": self.limit(),
             "min_limit": settings.MGE_CONCURRENCY_MIN,
             "max_limit": settings.MGE_CONCURRENCY_MAX,
             "active_executions": self.in_flight(),
-            "queue_depth": max(0, int(waiting or 0)),
+            "queue_depth": self.queue_depth(),
             **self.signals(),
             "adjustments": adjustments,
         }

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from execution.concurrency import ConcurrencyLimiter
 from execution.engine import block_dependants_of_failures, release_stale_atoms
 from execution.models import Atom, MasterPlan, Wave
 from mge_site.redis_connection import get_redis
@@ -33,6 +34,12 @@ class TransitionRefused(Exception):
 
 class QueueUnavailable(Exception):
     """Redis does not answer, so no job can be queued (HTTP 503)."""
+
+
+class Backpressure(Exception):
+    """Too many LLM calls already wait for a slot: start later (HTTP 429)."""
+
+    retry_after_seconds = 30
 
 
 S = MasterPlan.Status
@@ -62,6 +69,17 @@ def available_actions(status: str) -> list[str]:
 class ControlResult:
     status: str
     job_ids: list[str]
+
+
+def refuse_when_saturated() -> None:
+    """New work waits outside while the calls already admitted queue for slots."""
+    depth = ConcurrencyLimiter().queue_depth()
+    if depth >= settings.MGE_CONCURRENCY_QUEUE_MAX:
+        raise Backpressure(
+            f"{depth} LLM calls are waiting for a slot (at most "
+            f"{settings.MGE_CONCURRENCY_QUEUE_MAX}); try again in "
+            f"{Backpressure.retry_after_seconds} s"
+        )
 
 
 def require_queue() -> None:
@@ -138,6 +156,7 @@ def _run(masterplan: MasterPlan, wave: Wave | None, previous_status: str) -> Con
 
 def start_masterplan(masterplan_id: object) -> ControlResult:
     require_queue()
+    refuse_when_saturated()
     masterplan, wave = _change_status(
         masterplan_id, "start", ALLOWED_FROM["start"], MasterPlan.Status.RUNNING
     )
@@ -147,6 +166,7 @@ def start_masterplan(masterplan_id: object) -> ControlResult:
 def resume_masterplan(masterplan_id: object) -> ControlResult:
     """Continue a paused plan, or one whose worker died: lapsed atoms run again."""
     require_queue()
+    refuse_when_saturated()
     previous = MasterPlan.objects.values_list("status", flat=True).get(pk=masterplan_id)
     release_stale_atoms(masterplan_id)
     masterplan, wave = _change_status(

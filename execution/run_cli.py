@@ -73,7 +73,7 @@ def run_command(command: BaseCommand, options: dict[str, Any]) -> None:
         if refused.status != MasterPlan.Status.RUNNING:
             raise CommandError(str(refused), returncode=EXIT_BAD_INPUT) from None
         command.stdout.write(f"{masterplan.name} is already running; following it.")
-    except control.QueueUnavailable as unavailable:
+    except (control.QueueUnavailable, control.Backpressure) as unavailable:
         raise CommandError(str(unavailable)) from None
     else:
         command.stdout.write(f"Started {masterplan.name} ({masterplan.pk}): jobs {result.job_ids}")

@@ -124,7 +124,7 @@ def masterplan_control(request: HttpRequest, masterplan_id: str, action: str) ->
         raise Http404(f"no action {action!r}")
     try:
         control.ACTIONS[action](masterplan.pk)
-    except (control.TransitionRefused, control.QueueUnavailable) as refused:
+    except (control.TransitionRefused, control.QueueUnavailable, control.Backpressure) as refused:
         messages.error(request, str(refused))
     url = reverse("execution:masterplan-detail", args=[masterplan.pk])
     # The page reloads with the new status; while running, its live region polls.

@@ -229,6 +229,8 @@ if not MGE_CONCURRENCY_MIN <= MGE_CONCURRENCY_INITIAL <= MGE_CONCURRENCY_MAX:
         f"(they are {MGE_CONCURRENCY_MIN}, {MGE_CONCURRENCY_INITIAL}, {MGE_CONCURRENCY_MAX})."
     )
 MGE_CONCURRENCY_ADJUST_SECONDS = env_int("MGE_CONCURRENCY_ADJUST_SECONDS", 30, minimum=1)
+# Calls waiting for a slot beyond which new masterplans are not started (HTTP 429).
+MGE_CONCURRENCY_QUEUE_MAX = env_int("MGE_CONCURRENCY_QUEUE_MAX", 1000, minimum=1)
 # A running atom whose worker stops renewing its lease this long is run again.
 MGE_ATOM_LEASE_SECONDS = env_int("MGE_ATOM_LEASE_SECONDS", 120, minimum=2)
 # Database connections a wave job uses for its atoms' reads and writes.

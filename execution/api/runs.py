@@ -66,6 +66,7 @@ class MasterPlanControlView(APIView):
             202: ControlResponse,
             404: OpenApiResponse(description="No such masterplan"),
             409: OpenApiResponse(description="The masterplan's status does not allow it"),
+            429: OpenApiResponse(description="Too many calls wait for a slot; see Retry-After"),
             503: OpenApiResponse(description="The job queue is down"),
         },
     )
@@ -77,6 +78,12 @@ class MasterPlanControlView(APIView):
             raise Conflict({"detail": str(refused), "status": refused.status}) from None
         except control.QueueUnavailable as unavailable:
             raise ServiceUnavailable(f"{unavailable}. Try again when it is back.") from None
+        except control.Backpressure as busy:
+            return Response(
+                {"detail": str(busy)},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(busy.retry_after_seconds)},
+            )
         return Response(
             {
                 "masterplan_id": str(masterplan.pk),

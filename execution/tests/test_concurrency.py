@@ -199,3 +199,45 @@ def test_adjustments_are_labelled_by_their_strongest_cause():
     assert rule(llm_p95_ms=2500, budget_remaining_pct=15).kind == "budget"
     assert rule(db_p95_ms=500).kind == "db_latency"
     assert rule(in_flight=10).kind == "idle"
+
+
+@pytest.mark.django_db
+def test_a_saturated_limiter_refuses_new_starts_with_429_and_retry_after(
+    api_client_for, reviewer, imported, settings
+):
+    settings.MGE_CONCURRENCY_QUEUE_MAX = 5
+    masterplan = imported("slugkit")
+    limiter = ConcurrencyLimiter()
+    limiter.client.set(limiter._key("waiting"), 5)  # five calls already wait for a slot
+    response = api_client_for(reviewer).post(f"/api/v2/execution/masterplans/{masterplan.pk}/start")
+    assert response.status_code == 429
+    assert response["Retry-After"] == "30"
+    assert "5 LLM calls are waiting for a slot (at most 5)" in response.json()["detail"]
+    masterplan.refresh_from_db()
+    assert masterplan.status == MasterPlan.Status.READY  # nothing changed, nothing lost
+
+    limiter.client.set(limiter._key("waiting"), 4)
+    assert (
+        api_client_for(reviewer)
+        .post(f"/api/v2/execution/masterplans/{masterplan.pk}/start")
+        .status_code
+        == 202
+    )
+
+
+def test_waiting_callers_are_counted_as_the_queue_and_get_their_slot(settings):
+    import threading
+
+    settings.MGE_CONCURRENCY_INITIAL = 1
+    limiter = ConcurrencyLimiter()
+    held = limiter.acquire()
+    got: list[str] = []
+    waiter = threading.Thread(target=lambda: got.append(limiter.acquire()))
+    waiter.start()
+    deadline = time.monotonic() + 5
+    while limiter.queue_depth() != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    limiter.release(held)
+    waiter.join(timeout=5)
+    assert got and limiter.queue_depth() == 0
