@@ -13,7 +13,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from execution.concurrency import ConcurrencyLimiter
-from execution.engine import block_dependants_of_failures, release_stale_atoms
+from execution.engine import open_wave, release_stale_atoms
 from execution.models import Atom, MasterPlan, Wave
 from mge_site.redis_connection import get_redis
 
@@ -112,16 +112,6 @@ def enqueue_wave(wave: Wave) -> list[str]:
     return job_ids
 
 
-def _current_wave(masterplan: MasterPlan) -> Wave | None:
-    for wave in masterplan.waves.exclude(
-        status__in=[Wave.Status.COMPLETED, Wave.Status.FAILED]
-    ).order_by("number"):
-        block_dependants_of_failures(wave)
-        if wave.atoms.exclude(status__in=Atom.TERMINAL_STATUSES).exists():
-            return wave
-    return None
-
-
 def _change_status(
     masterplan_id: object, action: str, allowed: tuple[str, ...], new_status: str
 ) -> tuple[MasterPlan, Wave | None]:
@@ -134,7 +124,7 @@ def _change_status(
         if new_status == MasterPlan.Status.RUNNING and masterplan.started_at is None:
             masterplan.started_at = timezone.now()
         masterplan.save(update_fields=["status", "status_reason", "started_at", "updated_at"])
-        wave = _current_wave(masterplan) if new_status == MasterPlan.Status.RUNNING else None
+        wave = open_wave(masterplan) if new_status == MasterPlan.Status.RUNNING else None
     return masterplan, wave
 
 

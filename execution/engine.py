@@ -423,16 +423,29 @@ def advance_masterplan(masterplan_id: object) -> None:
         masterplan = MasterPlan.objects.select_for_update().get(pk=masterplan_id)
         if masterplan.status != MasterPlan.Status.RUNNING:
             return
-        for wave in masterplan.waves.exclude(
-            status__in=[Wave.Status.COMPLETED, Wave.Status.FAILED]
-        ).order_by("number"):
-            block_dependants_of_failures(wave)
-            if wave.atoms.filter(status__in=Atom.RUNNABLE_STATUSES).exists():
-                transaction.on_commit(lambda wave=wave: control.enqueue_wave(wave))
-                return
-            if not wave.atoms.filter(status=Atom.Status.RUNNING).exists():
-                _close_empty_wave(wave)
-        _finish_masterplan(masterplan)
+        wave = open_wave(masterplan)
+        if wave is None:
+            _finish_masterplan(masterplan)
+        elif wave.atoms.filter(status__in=Atom.RUNNABLE_STATUSES).exists():
+            transaction.on_commit(lambda: control.enqueue_wave(wave))
+        # Otherwise its atoms are still running: the job running them advances the plan.
+
+
+def open_wave(masterplan: MasterPlan) -> Wave | None:
+    """The first wave not closed yet, or None when all are.
+
+    On the way it blocks atoms whose dependencies did not complete and closes waves left
+    with nothing to do. A wave whose atoms still run is the open one: later waves depend on
+    it, so nothing may pass it.
+    """
+    for wave in masterplan.waves.exclude(
+        status__in=[Wave.Status.COMPLETED, Wave.Status.FAILED]
+    ).order_by("number"):
+        block_dependants_of_failures(wave)
+        if wave.atoms.exclude(status__in=Atom.TERMINAL_STATUSES).exists():
+            return wave
+        _close_empty_wave(wave)
+    return None
 
 
 def block_dependants_of_failures(wave: Wave) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from execution import engine
 from execution.control import enqueue_wave
 from execution.models import MasterPlan
@@ -17,7 +19,8 @@ def release_stale_atoms() -> list[str]:
     for masterplan in MasterPlan.objects.filter(
         pk__in=masterplan_ids, status=MasterPlan.Status.RUNNING
     ):
-        wave = masterplan.waves.filter(atoms__status="pending").order_by("number").first()
+        with transaction.atomic():
+            wave = engine.open_wave(masterplan)
         if wave:
             enqueue_wave(wave)
     return [str(masterplan_id) for masterplan_id in masterplan_ids]

@@ -173,3 +173,22 @@ def test_a_plan_with_no_dependencies_is_one_wave(fast_offline, run_jobs):
     run_jobs()
     masterplan.refresh_from_db()
     assert masterplan.status == MasterPlan.Status.COMPLETED
+
+
+@pytest.mark.django_db
+def test_the_plan_never_advances_past_a_wave_whose_atoms_still_run(
+    imported, django_capture_on_commit_callbacks
+):
+    import django_rq
+
+    from execution.engine import advance_masterplan
+
+    masterplan = imported("slugkit")
+    MasterPlan.objects.filter(pk=masterplan.pk).update(status=MasterPlan.Status.RUNNING)
+    first_wave = masterplan.atoms.filter(wave__number=1)
+    first_wave.update(status=Atom.Status.COMPLETED)
+    first_wave.filter(name="fold_accents").update(status=Atom.Status.RUNNING)
+    with django_capture_on_commit_callbacks(execute=True):
+        advance_masterplan(masterplan.pk)
+    assert django_rq.get_queue("waves").count == 0  # wave 2 needs fold_accents first
+    assert masterplan.waves.get(number=1).status == Wave.Status.PENDING
