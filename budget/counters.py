@@ -13,6 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+from typing import NamedTuple
 
 from redis import Redis
 
@@ -37,16 +38,16 @@ return spent + reserved + amount
 """
 
 _SETTLE = """
--- KEYS: spent, reserved, reservations, expiries
+-- KEYS: spent, reserved, reservations, expiries, soft cap
 -- ARGV: reservation id, actual amount (-1: charge what was reserved), expiries member
 local amount = redis.call('HGET', KEYS[3], ARGV[1])
-if not amount then return {-1, 0} end
+if not amount then return {-1, 0, 0} end
 redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[3])
 redis.call('DECRBY', KEYS[2], amount)
 local charge = tonumber(ARGV[2])
 if charge < 0 then charge = tonumber(amount) end
-return {redis.call('INCRBY', KEYS[1], charge), charge}
+return {redis.call('INCRBY', KEYS[1], charge), charge, redis.call('GET', KEYS[5]) or '0'}
 """
 
 
@@ -61,6 +62,13 @@ def from_micros(micros: int | bytes | str | None) -> Decimal:
 
 def _key(masterplan_id: object, name: str) -> str:
     return f"mge:budget:{masterplan_id}:{name}"
+
+
+class Settlement(NamedTuple):
+    spent_usd: Decimal
+    charged_usd: Decimal
+    soft_cap_usd: Decimal
+    """Returned with the charge, so crossing the soft cap needs no second round trip."""
 
 
 @dataclass(frozen=True)
@@ -144,18 +152,19 @@ class BudgetCounters:
 
     def settle(
         self, masterplan_id: object, reservation_id: str, actual: Decimal | None
-    ) -> tuple[Decimal, Decimal] | None:
+    ) -> Settlement | None:
         """Charge `actual` (None: the whole reservation) and release the rest.
 
-        Returns (spent after, charged), or None when the reservation was already settled
-        (it expired and was charged in full).
+        Returns the spend after it, the charge and the soft cap, or None when the
+        reservation was already settled (it expired and was charged in full).
         """
-        spent, charged = self._settle(
+        spent, charged, soft_cap = self._settle(
             keys=[
                 _key(masterplan_id, "spent"),
                 _key(masterplan_id, "reserved"),
                 _key(masterplan_id, "reservations"),
                 EXPIRIES,
+                _key(masterplan_id, "soft_cap"),
             ],
             args=[
                 reservation_id,
@@ -165,7 +174,7 @@ class BudgetCounters:
         )
         if spent == -1:
             return None
-        return from_micros(spent), from_micros(charged)
+        return Settlement(from_micros(spent), from_micros(charged), from_micros(soft_cap))
 
     def expired(self, now: float | None = None, limit: int = 500) -> list[tuple[str, str]]:
         """(masterplan id, reservation id) of reservations past their expiry."""

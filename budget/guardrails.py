@@ -65,11 +65,9 @@ def budget_guard(call: Call) -> Call:
         settled = counters.settle(request.masterplan_id, reservation, cost)
         response = dataclasses.replace(response, cost_usd=cost)
         if settled is not None:
-            spent, charged = settled
-            run_db(record_cost, request, response, charged, worst, reservation)
-            snapshot = counters.snapshot(request.masterplan_id)
-            if snapshot and spent >= snapshot.soft_cap_usd:
-                run_db(alert_soft_cap, request.masterplan_id, spent)
+            run_db(record_cost, request, response, settled.charged_usd, worst, reservation)
+            if settled.spent_usd >= settled.soft_cap_usd:
+                run_db(alert_soft_cap, request.masterplan_id, settled.spent_usd)
         return response
 
     return guarded

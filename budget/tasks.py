@@ -21,7 +21,7 @@ def charge_expired_reservations() -> int:
         settled = counters.settle(masterplan_id, reservation_id, None)
         if settled is None or not MasterPlan.objects.filter(pk=masterplan_id).exists():
             continue
-        _, amount = settled
+        amount = settled.charged_usd
         record_cost(
             LLMRequest(
                 model="unknown", system="", messages=[], max_tokens=0, masterplan_id=masterplan_id
