@@ -123,6 +123,15 @@ class BudgetCounters:
         spent, reserved, hard_cap, soft_cap = (from_micros(value) for value in values)
         return Snapshot(spent, reserved, hard_cap, soft_cap)
 
+    def reserved(self, masterplan_ids: list[object]) -> dict[object, Decimal]:
+        """What each plan has reserved now, in one round trip (0 when not loaded)."""
+        values = (
+            self.client.mget([_key(pk, "reserved") for pk in masterplan_ids])
+            if masterplan_ids
+            else []
+        )
+        return {pk: from_micros(value) for pk, value in zip(masterplan_ids, values, strict=True)}
+
     # --- reserve / settle ------------------------------------------------------------------
 
     def reserve(self, masterplan_id: object, amount: Decimal, ttl_seconds: float) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -46,10 +47,32 @@ def lowest_budget_remaining_pct() -> float | None:
 
 
 def budget_status(masterplan: MasterPlan) -> BudgetStatus:
-    """Spent from the ledger (the truth); reserved from the live counters, if any."""
-    spent = CostEntry.objects.filter(masterplan=masterplan).total()
-    snapshot = BudgetCounters().snapshot(masterplan.pk)
-    reserved = snapshot.reserved_usd if snapshot else Decimal(0)
+    return budget_statuses([masterplan])[masterplan.pk]
+
+
+def budget_statuses(masterplans: Iterable[MasterPlan]) -> dict[object, BudgetStatus]:
+    """Spent from the ledger (the truth) and reserved from the live counters, for many
+    plans in one query and one Redis round trip (a list page shows a bar per plan)."""
+    masterplans = list(masterplans)
+    ids = [masterplan.pk for masterplan in masterplans]
+    spent_by_plan = dict(
+        CostEntry.objects.filter(masterplan_id__in=ids)
+        .values_list("masterplan_id")
+        .annotate(total=Sum("cost_usd"))
+        .order_by()
+    )
+    reserved_by_plan = BudgetCounters().reserved(ids)
+    return {
+        masterplan.pk: _status_of(
+            masterplan,
+            (spent_by_plan.get(masterplan.pk) or Decimal(0)).quantize(Decimal("0.000001")),
+            reserved_by_plan[masterplan.pk],
+        )
+        for masterplan in masterplans
+    }
+
+
+def _status_of(masterplan: MasterPlan, spent: Decimal, reserved: Decimal) -> BudgetStatus:
     hard, soft = masterplan.budget_hard_cap_usd, masterplan.budget_soft_cap_usd
     if masterplan.status == MasterPlan.Status.PAUSED_BUDGET:
         word = "PAUSED"

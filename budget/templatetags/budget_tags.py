@@ -5,7 +5,7 @@ from typing import Any
 
 from django import template
 
-from budget.status import budget_status
+from budget.status import budget_statuses
 from execution.models import MasterPlan
 
 register = template.Library()
@@ -15,10 +15,19 @@ def _share(part: Decimal, whole: Decimal) -> str:
     return f"{min(Decimal(100), part * 100 / whole):.1f}" if whole else "0"
 
 
-@register.inclusion_tag("budget/_budget_bar.html")
-def budget_bar(masterplan: MasterPlan) -> dict[str, Any]:
-    """Spent and reserved against the soft and hard caps, coloured by status."""
-    state = budget_status(masterplan)
+@register.inclusion_tag("budget/_budget_bar.html", takes_context=True)
+def budget_bar(context: template.Context, masterplan: MasterPlan) -> dict[str, Any]:
+    """Spent and reserved against the soft and hard caps, coloured by status.
+
+    On a page listing `masterplans`, the first bar reads every plan's budget at once.
+    """
+    cache = context.render_context.setdefault("budget_statuses", {})
+    if masterplan.pk not in cache:
+        listed = list(context.get("masterplans") or [])
+        if not any(plan.pk == masterplan.pk for plan in listed):
+            listed = [masterplan]
+        cache.update(budget_statuses(listed))
+    state = cache[masterplan.pk]
     scale = max(state.hard_cap_usd, state.cost_accumulated + state.reserved_usd)
     return {
         "masterplan": masterplan,

@@ -101,3 +101,22 @@ def test_a_reviewer_lowers_caps_on_the_page_but_cannot_raise_them(client, review
         Decimal(2),
         Decimal(4),
     )
+
+
+@pytest.mark.django_db
+def test_the_list_reads_every_budget_bar_at_once(client, viewer, imported):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(viewer)
+
+    def queries_for_the_list() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/").status_code == 200
+        return len(captured)
+
+    imported("slugkit")
+    with_one = queries_for_the_list()
+    for name in ("typed-event-bus", "inventory-service", "slugkit"):
+        imported(name)
+    assert queries_for_the_list() == with_one
