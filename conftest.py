@@ -7,6 +7,7 @@ made and renumber content types under the tests that follow.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -145,3 +146,52 @@ def run_jobs() -> Callable[[], None]:
 
 # Engine tests need committed rows: the wave job's threads use their own connections.
 engine_db = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def spawn_worker(stub_server, settings):  # type: ignore[no-untyped-def]
+    """Start a real RQ worker process (burst, on the `waves` queue) that shares this test's
+    PostgreSQL database and Redis, and calls the stub through the SDK. PostgreSQL only:
+    a worker process cannot see SQLite's in-memory test database."""
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a worker process shares the test database only on PostgreSQL")
+    database = settings.DATABASES["default"]
+    database_url = (
+        f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
+        f"{database['PORT'] or 5432}/{database['NAME']}"
+    )
+    started: list[subprocess.Popen[bytes]] = []
+
+    def spawn(**environment: str) -> subprocess.Popen[bytes]:
+        # SimpleWorker runs the job in the worker process itself: a SIGKILL hits the
+        # process doing the work (RQ's default forks a work horse that calls setsid()).
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "rqworker", "waves", "--burst",
+             "--worker-class", "rq.worker.SimpleWorker"],
+            cwd=settings.BASE_DIR,
+            env={
+                **os.environ,
+                "DATABASE_URL": database_url,
+                "REDIS_URL": settings.REDIS_URL,
+                "MGE_LLM_PROVIDER": "anthropic",
+                "ANTHROPIC_API_KEY": "test-key",
+                "ANTHROPIC_BASE_URL": stub_server.url,
+                "MGE_WORKSPACE_ROOT": str(settings.MGE_WORKSPACE_ROOT),
+                **environment,
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        started.append(worker)
+        return worker
+
+    yield spawn
+    for worker in started:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()

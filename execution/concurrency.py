@@ -251,9 +251,13 @@ def on_provider_status(status: int) -> None:
         ConcurrencyLimiter().cut_for_rate_limit(status)
 
 
+def budget_remaining_pct() -> float | None:
+    """The budget signal, from the app settings name (execution imports no budget code)."""
+    signal = settings.MGE_CONCURRENCY_BUDGET_SIGNAL
+    return import_string(signal)() if signal else None
+
+
 def adjust_limit() -> dict[str, Any]:
     """Periodic job (the scheduler): move the limit on the signals."""
-    budget_signal = settings.MGE_CONCURRENCY_BUDGET_SIGNAL
-    remaining = import_string(budget_signal)() if budget_signal else None
-    adjustment = ConcurrencyLimiter().adjust(remaining)
+    adjustment = ConcurrencyLimiter().adjust(budget_remaining_pct())
     return {"limit": adjustment.limit, "reason": adjustment.reason}

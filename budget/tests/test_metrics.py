@@ -41,22 +41,18 @@ def test_metrics_carry_spend_caps_flags_and_the_atom_cost_histogram(client, impo
     assert "v2_cost_per_atom_usd_sum 4.0" in text
 
 
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PROMTOOL or "promtool", *args], capture_output=True, text=True)
+
+
 @needs_promtool
 def test_the_alert_rules_are_valid():
-    checked = subprocess.run(
-        [PROMTOOL or "promtool", "check", "rules", str(RULES / "alerts.yml")],
-        capture_output=True,
-        text=True,
-    )
+    checked = promtool("check", "rules", str(RULES / "alerts.yml"))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "SUCCESS: 2 rules found" in checked.stdout
 
 
 @needs_promtool
 def test_the_alerts_fire_on_the_seeds_conditions():
-    tested = subprocess.run(
-        [PROMTOOL or "promtool", "test", "rules", str(RULES / "alerts_test.yml")],
-        capture_output=True,
-        text=True,
-    )
+    tested = promtool("test", "rules", str(RULES / "alerts_test.yml"))
     assert tested.returncode == 0, tested.stdout + tested.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import django_rq
-from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from redis.exceptions import RedisError
@@ -19,6 +18,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from execution import control
+from execution.concurrency import ConcurrencyLimiter, budget_remaining_pct
 from execution.models import MasterPlan
 from execution.progress import masterplan_progress
 
@@ -145,14 +145,9 @@ class ConcurrencyStatsView(APIView):
         responses={200: OpenApiResponse(description="Limit, load, signals, adjustments")}
     )
     def get(self, request: Request) -> Response:
-        from django.utils.module_loading import import_string
-
-        from execution.concurrency import ConcurrencyLimiter
-
         try:
             stats = ConcurrencyLimiter().stats()
         except RedisError as error:
             raise ServiceUnavailable(f"the limiter (Redis) is not reachable: {error}") from None
-        signal = settings.MGE_CONCURRENCY_BUDGET_SIGNAL
-        stats["budget_remaining_pct"] = import_string(signal)() if signal else None
+        stats["budget_remaining_pct"] = budget_remaining_pct()
         return Response(stats)

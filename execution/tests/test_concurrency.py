@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from conftest import engine_db
 from execution.concurrency import (
@@ -21,7 +17,6 @@ from execution.concurrency import (
 )
 from execution.control import start_masterplan
 from execution.models import MasterPlan
-from execution.tests.test_worker_kill import database_url
 
 HEALTHY = {"llm_p95_ms": 800.0, "db_p95_ms": 5.0, "budget_remaining_pct": 90.0}
 
@@ -125,42 +120,15 @@ def test_concurrency_stats_over_the_api(api_client_for, viewer):
 
 
 @engine_db
-def test_two_worker_processes_never_hold_more_than_the_limit(imported, stub_server, settings):
-    if connection.vendor != "postgresql":
-        pytest.skip("worker processes share the test database only on PostgreSQL")
+def test_two_worker_processes_never_hold_more_than_the_limit(
+    imported, stub_server, settings, spawn_worker
+):
     ConcurrencyLimiter().set_limit(4, "test")
     stub_server.configure(latency_ms=150)
     masterplan = imported("inventory-service")
     settings.MGE_WAVE_SHARD_SIZE = 2  # wave 1 (5 atoms) → 3 jobs for the 2 workers
     start_masterplan(masterplan.pk)
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "MGE_LLM_PROVIDER": "anthropic",
-        "ANTHROPIC_API_KEY": "test-key",
-        "ANTHROPIC_BASE_URL": stub_server.url,
-        "MGE_WAVE_SHARD_SIZE": "2",
-        "MGE_WORKSPACE_ROOT": str(settings.MGE_WORKSPACE_ROOT),
-    }
-    workers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "rqworker",
-                "waves",
-                "--burst",
-                "--worker-class",
-                "rq.worker.SimpleWorker",
-            ],
-            cwd=settings.BASE_DIR,
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        for _ in range(2)
-    ]
+    workers = [spawn_worker(MGE_WAVE_SHARD_SIZE="2") for _ in range(2)]
     for worker in workers:
         worker.wait(timeout=120)
     masterplan.refresh_from_db()

@@ -4,25 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
-
-import pytest
-from django.conf import settings
-from django.db import connection
 
 from conftest import engine_db
 from execution.control import resume_masterplan, start_masterplan
 from execution.models import Atom, MasterPlan
-
-
-def database_url() -> str:
-    database = settings.DATABASES["default"]
-    return (
-        f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
-        f"{database['PORT'] or 5432}/{database['NAME']}"
-    )
 
 
 def names(masterplan: MasterPlan, status: str) -> set[str]:
@@ -31,58 +17,29 @@ def names(masterplan: MasterPlan, status: str) -> set[str]:
 
 @engine_db
 def test_a_killed_worker_reruns_only_its_in_flight_atoms_once(
-    imported, stub_server, run_jobs, settings
+    imported, stub_server, run_jobs, settings, spawn_worker
 ):
-    if connection.vendor != "postgresql":
-        pytest.skip("a worker process shares the test database only on PostgreSQL")
     settings.MGE_ATOM_LEASE_SECONDS = 2
     stub_server.configure(latency_ms=1500)
     masterplan = imported("slugkit")  # wave 1: three independent atoms
     start_masterplan(masterplan.pk)
-    worker = subprocess.Popen(
-        # SimpleWorker runs the job in the worker process itself, so the SIGKILL hits the
-        # process doing the work (RQ's default forks a work horse that calls setsid()).
-        [
-            sys.executable,
-            "manage.py",
-            "rqworker",
-            "waves",
-            "--burst",
-            "--worker-class",
-            "rq.worker.SimpleWorker",
-        ],  # fmt: skip
-        cwd=settings.BASE_DIR,
-        env={
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "REDIS_URL": settings.REDIS_URL,
-            "MGE_LLM_PROVIDER": "anthropic",
-            "ANTHROPIC_API_KEY": "test-key",
-            "ANTHROPIC_BASE_URL": stub_server.url,
-            "MGE_CONCURRENCY_INITIAL": "2",  # two in flight, the third waits its turn
-            "MGE_CONCURRENCY_MIN": "1",
-            "MGE_ATOM_LEASE_SECONDS": "2",
-            "MGE_WORKSPACE_ROOT": str(settings.MGE_WORKSPACE_ROOT),
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    worker = spawn_worker(
+        MGE_CONCURRENCY_INITIAL="2",  # two in flight, the third waits its turn
+        MGE_CONCURRENCY_MIN="1",
+        MGE_ATOM_LEASE_SECONDS="2",
     )
-    try:
-        deadline = time.monotonic() + 60
-        # Kill once two atoms completed and the third's call is at the provider.
-        while not (
-            len(names(masterplan, Atom.Status.COMPLETED)) == 2
-            and len(names(masterplan, Atom.Status.RUNNING)) == 1
-            and stub_server.stats.in_flight == 1
-        ):
-            assert time.monotonic() < deadline, "the worker never got mid-wave"
-            assert worker.poll() is None, "the worker ended before it was killed"
-            time.sleep(0.05)
-        os.kill(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=10)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
+    deadline = time.monotonic() + 60
+    # Kill once two atoms completed and the third's call is at the provider.
+    while not (
+        len(names(masterplan, Atom.Status.COMPLETED)) == 2
+        and len(names(masterplan, Atom.Status.RUNNING)) == 1
+        and stub_server.stats.in_flight == 1
+    ):
+        assert time.monotonic() < deadline, "the worker never got mid-wave"
+        assert worker.poll() is None, "the worker ended before it was killed"
+        time.sleep(0.05)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
     completed_before = names(masterplan, Atom.Status.COMPLETED)
     in_flight = names(masterplan, Atom.Status.RUNNING)
     assert len(completed_before) == 2 and len(in_flight) == 1
