@@ -14,7 +14,7 @@ sys.path.insert(0, str(BASE_DIR))
 
 from mge_site.embedded_redis import free_loopback_port  # noqa: E402
 
-__all__ = ["BASE_DIR", "fresh_database", "free_loopback_port", "setup_django"]
+__all__ = ["BASE_DIR", "environment_for", "fresh_database", "free_loopback_port", "setup_django"]
 
 
 def fresh_database(name: str, environment: dict[str, str]) -> None:
@@ -36,3 +36,17 @@ def setup_django(environment: dict[str, str]) -> None:
     import django
 
     django.setup()
+
+
+def environment_for(database: str, redis_url: str, stub_port: int, **extra: str) -> dict[str, str]:
+    """The processes' environment: their own database and Redis, the real SDK aimed at the
+    loopback stub."""
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
+        "REDIS_URL": redis_url,
+        "MGE_LLM_PROVIDER": "anthropic",
+        "ANTHROPIC_API_KEY": "benchmark",
+        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{stub_port}",
+        **extra,
+    }

@@ -12,7 +12,6 @@ path (`gateway.complete` with `budget_guard`). Prints one figure per line.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -20,11 +19,10 @@ import threading
 import time
 from decimal import Decimal
 
-from _services import BASE_DIR, free_loopback_port, fresh_database, setup_django
+from _services import BASE_DIR, environment_for, free_loopback_port, fresh_database, setup_django
 
 WORKERS, THREADS, FITTING_CALLS, LATENCY_MS = 4, 50, 50, 200
 DATABASE = "mge_bench_budget"
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 MODEL = "claude-haiku-4-5"
 
@@ -172,15 +170,7 @@ def race(mode: str, masterplan_id: str, environment: dict[str, str]) -> list[flo
 
 def main() -> None:
     stub_port = free_loopback_port()
-    environment = {
-        **os.environ,
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
-        "MGE_LLM_PROVIDER": "anthropic",
-        "ANTHROPIC_API_KEY": "benchmark",
-        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{stub_port}",
-        "MGE_LOG_LEVEL": "ERROR",
-    }
+    environment = environment_for(DATABASE, REDIS_URL, stub_port, MGE_LOG_LEVEL="ERROR")
     fresh_database(DATABASE, environment)
     setup_django(environment)
     from budget.models import CostEntry

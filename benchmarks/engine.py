@@ -11,17 +11,15 @@ worker processes, PostgreSQL and Redis. The lower bound is what a perfect schedu
 from __future__ import annotations
 
 import math
-import os
 import signal
 import subprocess
 import sys
 import time
 
-from _services import BASE_DIR, free_loopback_port, fresh_database, setup_django
+from _services import BASE_DIR, environment_for, free_loopback_port, fresh_database, setup_django
 
 WAVES, ATOMS_PER_WAVE, LIMIT, LATENCY_S, WORKERS = 10, 100, 100, 1.0, 2
 DATABASE = "mge_bench"
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 
 
@@ -44,19 +42,16 @@ def generated_masterplan() -> str:
 
 def main() -> None:
     stub_port = free_loopback_port()
-    environment = {
-        **os.environ,
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
-        "MGE_LLM_PROVIDER": "anthropic",
-        "ANTHROPIC_API_KEY": "benchmark",
-        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{stub_port}",
-        "MGE_CONCURRENCY_INITIAL": str(LIMIT),
+    environment = environment_for(
+        DATABASE,
+        REDIS_URL,
+        stub_port,
+        MGE_CONCURRENCY_INITIAL=str(LIMIT),
         # Two shards a wave, so both workers share it; each shard gets half the limit.
-        "MGE_WAVE_SHARD_SIZE": str(math.ceil(ATOMS_PER_WAVE / WORKERS)),
-        "MGE_WORKSPACE_ROOT": str(BASE_DIR / "var" / "bench-workspaces"),
-        "MGE_LOG_LEVEL": "WARNING",
-    }
+        MGE_WAVE_SHARD_SIZE=str(math.ceil(ATOMS_PER_WAVE / WORKERS)),
+        MGE_WORKSPACE_ROOT=str(BASE_DIR / "var" / "bench-workspaces"),
+        MGE_LOG_LEVEL="WARNING",
+    )
     fresh_database(DATABASE, environment)
     setup_django(environment)
     manage = [sys.executable, "manage.py"]
