@@ -47,7 +47,7 @@ def masterplan_progress(masterplan: MasterPlan) -> dict[str, Any]:
         "atoms_total": sum(by_status.values()),
         "by_status": by_status,
         "waves": waves,
-        "cost_usd": str(totals["cost"] or Decimal(0)),
+        "cost_usd": str((totals["cost"] or Decimal(0)).quantize(Decimal("0.000001"))),
         "input_tokens": totals["input_tokens"] or 0,
         "output_tokens": totals["output_tokens"] or 0,
         "elapsed_seconds": elapsed,

@@ -88,7 +88,7 @@ def test_progress_reports_waves_statuses_and_eta_fields(api_client_for, viewer, 
     assert body["atoms_total"] == 9
     assert body["by_status"]["pending"] == 9
     assert [wave["atoms"] for wave in body["waves"]] == [5, 3, 1]
-    assert body["cost_usd"] == "0"
+    assert body["cost_usd"] == "0.000000"  # money to the micro-dollar, like the budget API
     assert body["eta_seconds"] is None
 
 
