@@ -6,9 +6,14 @@ script that drops expired leases and admits only below the limit. The seed's ske
 an asyncio.Semaphore per process and replaced it on every change, which forgot the
 holders in flight and multiplied the limit by the number of processes.
 
-The limit moves (`adjust`, every MGE_CONCURRENCY_ADJUST_SECONDS) on measured signals —
-LLM and database latency kept in Redis, the budget left — and is cut at once when the
-provider answers 429/529 (`on_provider_status`).
+The limit moves on two clocks. Every MGE_CONCURRENCY_ADJUST_SECONDS `adjust` applies the
+seed's rules to measured signals (LLM and database latency kept in Redis, the budget
+left). Between those, the provider's own answers drive it, AIMD-style: a 429/529 cuts the
+limit at once to 90 % of what was in flight when it came (the provider told us what it
+holds), and calls that succeed while at least half the slots are busy probe upwards by one
+slot per `limit` successes (TCP's additive increase). A call refused with 429 gives its
+slot back while the SDK waits out retry-after, and its retry queues for a slot again: the
+retries of a burst pass through the lowered limit instead of hammering the provider.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ import json
 import logging
 import math
 import random
+import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,15 +44,60 @@ DB_P95_TARGET_MS = 100
 LOW_BUDGET_PCT = 20
 SAMPLES_KEPT = 1000
 ADJUSTMENTS_KEPT = 200
+CUT_KINDS = frozenset({"budget", "llm_latency", "db_latency"})
 RATE_LIMIT_COOLDOWN_SECONDS = 2.0
+"""A burst of 429s is one entry in the adjustment log and one count in the metrics."""
+RATE_LIMIT_KEEP = 0.9
+"""Share of the calls in flight at a 429 that the limit keeps."""
+HISTORY_SECONDS = 3600
+"""How far back the dashboard's chart of the limit and the load reaches."""
 
 _ACQUIRE = """
--- KEYS: holders, limit   ARGV: now, expires at, slot id, initial limit
+-- KEYS: holders, limit, peak   ARGV: now, expires at, slot id, initial limit
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local limit = tonumber(redis.call('GET', KEYS[2]) or ARGV[4])
-if redis.call('ZCARD', KEYS[1]) >= limit then return 0 end
+local held = redis.call('ZCARD', KEYS[1])
+if held >= limit then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+if held + 1 > tonumber(redis.call('GET', KEYS[3]) or 0) then
+  redis.call('SET', KEYS[3], held + 1)
+end
 return 1
+"""
+
+# Additive increase: a success while at least half the slots are busy earns 1/limit of a
+# slot; a whole one raises the limit. Not while a periodic rule holds it down (`hold`).
+_RELEASE = """
+-- KEYS: holders, limit, credit, hold, llm samples, counts
+-- ARGV: slot, succeeded (0/1), maximum, initial limit, latency ms ('' = none), samples kept
+redis.call('ZREM', KEYS[1], ARGV[1])
+if ARGV[5] ~= '' then
+  redis.call('LPUSH', KEYS[5], ARGV[5])
+  redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[6]) - 1)
+end
+if ARGV[2] ~= '1' or redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
+local limit = tonumber(redis.call('GET', KEYS[2]) or ARGV[4])
+if limit >= tonumber(ARGV[3]) then return 0 end
+if (redis.call('ZCARD', KEYS[1]) + 1) * 2 < limit then return 0 end
+local credit = tonumber(redis.call('INCRBYFLOAT', KEYS[3], 1 / limit))
+if credit < 1 then return 0 end
+redis.call('SET', KEYS[3], 0)
+redis.call('SET', KEYS[2], limit + 1)
+redis.call('HINCRBY', KEYS[6], 'probe', 1)
+return limit + 1
+"""
+
+_CUT = """
+-- KEYS: holders, limit, burst marker, credit   ARGV: now, minimum, initial, keep, cooldown ms
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[2]) or ARGV[3])
+local target = math.max(tonumber(ARGV[2]),
+                        math.floor(redis.call('ZCARD', KEYS[1]) * tonumber(ARGV[4])))
+if target >= current then return {current, current, 0} end
+redis.call('SET', KEYS[2], target)
+redis.call('SET', KEYS[4], 0)
+local first = redis.call('SET', KEYS[3], 1, 'NX', 'PX', ARGV[5])
+return {current, target, first and 1 or 0}
 """
 
 
@@ -101,6 +153,8 @@ class ConcurrencyLimiter:
         self.client = shared_redis()
         self.prefix = f"mge:concurrency:{pool}"
         self._acquire = self.client.register_script(_ACQUIRE)
+        self._release = self.client.register_script(_RELEASE)
+        self._cut = self.client.register_script(_CUT)
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}:{name}"
@@ -111,7 +165,7 @@ class ConcurrencyLimiter:
         slot = uuid.uuid4().hex
         now = time.time()
         taken = self._acquire(
-            keys=[self._key("holders"), self._key("limit")],
+            keys=[self._key("holders"), self._key("limit"), self._key("peak")],
             args=[now, now + settings.MGE_CONCURRENCY_LEASE_SECONDS, slot,
                   settings.MGE_CONCURRENCY_INITIAL],
         )  # fmt: skip
@@ -134,13 +188,17 @@ class ConcurrencyLimiter:
         finally:
             self.client.decr(self._key("waiting"))
 
-    def release(self, slot: str, llm_ms: float | None = None) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        pipe.zrem(self._key("holders"), slot)
-        if llm_ms is not None:
-            pipe.lpush(self._key("llm_ms"), round(llm_ms, 1))
-            pipe.ltrim(self._key("llm_ms"), 0, SAMPLES_KEPT - 1)
-        pipe.execute()
+    def release(self, slot: str, llm_ms: float | None = None, *, succeeded: bool = False) -> None:
+        """Give the slot back; a call that succeeded may raise the limit by probing."""
+        grown = self._release(
+            keys=[self._key("holders"), self._key("limit"), self._key("credit"),
+                  self._key("hold"), self._key("llm_ms"), self._key("adjustment_counts")],
+            args=[slot, int(succeeded), settings.MGE_CONCURRENCY_MAX,
+                  settings.MGE_CONCURRENCY_INITIAL, "" if llm_ms is None else round(llm_ms, 1),
+                  SAMPLES_KEPT],
+        )  # fmt: skip
+        if grown:
+            self._log(grown - 1, int(grown), "calls succeed at high use: probing upwards", "probe")
 
     def record_db_ms(self, samples: Sequence[float]) -> None:
         if samples:
@@ -161,29 +219,49 @@ class ConcurrencyLimiter:
 
     def set_limit(self, limit: int, reason: str, kind: str = "manual") -> None:
         previous = self.limit()
-        entry = json.dumps(
-            {"at": timezone.now().isoformat(), "from": previous, "to": limit, "reason": reason,
-             "kind": kind}
-        )  # fmt: skip
         pipe = self.client.pipeline()
         pipe.set(self._key("limit"), limit)
-        pipe.lpush(self._key("adjustments"), entry)
-        pipe.ltrim(self._key("adjustments"), 0, ADJUSTMENTS_KEPT - 1)
         pipe.hincrby(self._key("adjustment_counts"), kind, 1)
         pipe.execute()
+        self._log(previous, limit, reason, kind)
+
+    def _log(
+        self, previous: int, limit: int, reason: str, kind: str, *, merge: bool = False
+    ) -> None:
+        """An entry of the adjustment log; `merge` folds it into the newest entry of the
+        same kind (a burst of 429s, a run of probes), keeping where that one started."""
+        now = timezone.now()
+        entry = {"at": now.isoformat(), "from": previous, "to": limit, "reason": reason,
+                 "kind": kind}  # fmt: skip
+        newest = self.client.lindex(self._key("adjustments"), 0)
+        head = json.loads(newest) if newest else None
+        if head and head["kind"] == kind and (merge or kind == "probe"):
+            entry["from"] = head["from"]
+            self.client.lset(self._key("adjustments"), 0, json.dumps(entry))
+        else:
+            pipe = self.client.pipeline()
+            pipe.lpush(self._key("adjustments"), json.dumps(entry))
+            pipe.ltrim(self._key("adjustments"), 0, ADJUSTMENTS_KEPT - 1)
+            pipe.execute()
         if limit != previous:
             logger.info("concurrency limit %d → %d: %s", previous, limit, reason)
 
     def cut_for_rate_limit(self, status: int) -> bool:
-        """Halve the limit at once (multiplicative decrease), once per cooldown: one burst
-        of 429s is one signal, not fifty."""
-        if not self.client.set(
-            self._key("cut"), 1, nx=True, px=int(RATE_LIMIT_COOLDOWN_SECONDS * 1000)
-        ):
+        """Cut the limit at once (multiplicative decrease) to 90 % of the calls in flight.
+        Each 429 of a burst cuts again as the refused calls give their slots back, so the
+        limit settles just under what the provider holds; the burst is one log entry and one
+        count. Returns whether the limit moved."""
+        previous, limit, first = self._cut(
+            keys=[self._key("holders"), self._key("limit"), self._key("cut"),
+                  self._key("credit")],
+            args=[time.time(), settings.MGE_CONCURRENCY_MIN, settings.MGE_CONCURRENCY_INITIAL,
+                  RATE_LIMIT_KEEP, int(RATE_LIMIT_COOLDOWN_SECONDS * 1000)],
+        )  # fmt: skip
+        if limit == previous:
             return False
-        current = self.limit()
-        new = max(settings.MGE_CONCURRENCY_MIN, math.floor(current * 0.5))
-        self.set_limit(new, f"provider answered {status}", "rate_limit")
+        if first:
+            self.client.hincrby(self._key("adjustment_counts"), "rate_limit", 1)
+        self._log(previous, limit, f"provider answered {status}", "rate_limit", merge=not first)
         return True
 
     def adjust(self, budget_remaining_pct: float | None = None) -> Adjustment:
@@ -198,7 +276,29 @@ class ConcurrencyLimiter:
             budget_remaining_pct=budget_remaining_pct,
         )
         self.set_limit(adjustment.limit, adjustment.reason, adjustment.kind)
+        if adjustment.kind in CUT_KINDS:
+            # Probing must not undo a cut the signals asked for before they are read again.
+            self.client.set(self._key("hold"), 1, ex=settings.MGE_CONCURRENCY_ADJUST_SECONDS)
         return adjustment
+
+    def record_sample(self) -> dict[str, Any]:
+        """A point of the dashboard's chart: the limit, the calls in flight now and the most
+        in flight at once since the previous point (taken by the acquire script)."""
+        now = time.time()
+        in_flight = self.in_flight()
+        peak = self.client.getdel(self._key("peak"))
+        sample = {"t": round(now, 3), "limit": self.limit(), "in_flight": in_flight,
+                  "peak": max(in_flight, int(peak or 0))}  # fmt: skip
+        pipe = self.client.pipeline()
+        pipe.zadd(self._key("history"), {json.dumps(sample): now})
+        pipe.zremrangebyscore(self._key("history"), "-inf", now - HISTORY_SECONDS)
+        pipe.execute()
+        return sample
+
+    def history(self, seconds: float = HISTORY_SECONDS) -> list[dict[str, Any]]:
+        """The chart's points of the last `seconds`, oldest first."""
+        members = self.client.zrangebyscore(self._key("history"), time.time() - seconds, "+inf")
+        return [json.loads(member) for member in members]
 
     def signals(self) -> dict[str, float | None]:
         llm = [float(v) for v in self.client.lrange(self._key("llm_ms"), 0, -1)]
@@ -230,25 +330,74 @@ class ConcurrencyLimiter:
 Call = Callable[[LLMRequest, Callable[..., Any]], LLMResponse]
 
 
+class _Held(threading.local):
+    """The slot of the call this thread is making (the provider's hooks run in it)."""
+
+    guarded: bool = False
+    slot: str | None = None
+    taken_ahead: bool = False
+
+
+_held = _Held()
+
+
+@contextmanager
+def slot_held() -> Iterator[None]:
+    """Wait for a slot of the shared limit before the work inside; its first LLM call
+    takes the slot over (and gives it back when it ends, like any call).
+
+    The engine waits here before it claims an atom, so an atom is marked running only once
+    it can start, and a pause still stops every atom that is waiting for a slot."""
+    limiter = ConcurrencyLimiter()
+    _held.slot, _held.taken_ahead = limiter.acquire(), True
+    try:
+        yield
+    finally:
+        slot, _held.slot, _held.taken_ahead = _held.slot, None, False
+        if slot:  # no call took it over (the claim found the plan paused, say)
+            limiter.release(slot)
+
+
 def concurrency_guard(call: Call) -> Call:
     """Every LLM call holds a slot of the shared limit; its latency feeds the signals."""
 
     def guarded(request: LLMRequest, run_db: Callable[..., Any]) -> LLMResponse:
         limiter = ConcurrencyLimiter()
-        slot = limiter.acquire()
+        if _held.taken_ahead and _held.slot:
+            _held.taken_ahead = False
+        else:
+            _held.slot = limiter.acquire()
+        _held.guarded = True
         started = time.perf_counter()
+        succeeded = False
         try:
-            return call(request, run_db)
+            response = call(request, run_db)
+            succeeded = True
+            return response
         finally:
-            limiter.release(slot, (time.perf_counter() - started) * 1000)
+            slot, _held.slot, _held.guarded = _held.slot, None, False
+            if slot:
+                limiter.release(slot, (time.perf_counter() - started) * 1000, succeeded=succeeded)
 
     return guarded
 
 
+def before_provider_request() -> None:
+    """Before each HTTP request to the provider (the SDK's retries too): a call that gave
+    its slot back on a 429 waits for a new one under the lowered limit."""
+    if _held.guarded and _held.slot is None:
+        _held.slot = ConcurrencyLimiter().acquire()
+
+
 def on_provider_status(status: int) -> None:
-    """Every HTTP answer of the provider, retries included: 429/529 cut the limit now."""
+    """Every HTTP answer of the provider, retries included: a 429/529 gives this call's slot
+    back for the retry-after wait and cuts the limit now."""
     if status in (429, 529):
-        ConcurrencyLimiter().cut_for_rate_limit(status)
+        limiter = ConcurrencyLimiter()
+        if _held.slot:
+            limiter.release(_held.slot)
+            _held.slot = None
+        limiter.cut_for_rate_limit(status)
 
 
 def budget_remaining_pct() -> float | None:
@@ -261,3 +410,8 @@ def adjust_limit() -> dict[str, Any]:
     """Periodic job (the scheduler): move the limit on the signals."""
     adjustment = ConcurrencyLimiter().adjust(budget_remaining_pct())
     return {"limit": adjustment.limit, "reason": adjustment.reason}
+
+
+def sample_concurrency() -> dict[str, Any]:
+    """Periodic job (the scheduler): a point of the dashboard's chart."""
+    return ConcurrencyLimiter().record_sample()

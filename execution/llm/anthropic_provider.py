@@ -22,13 +22,16 @@ class AnthropicProvider:
         timeout: float,
         max_retries: int,
         on_status: Callable[[int], None] | None = None,
+        before_request: Callable[[], None] | None = None,
     ) -> None:
         # One client per process: it owns a connection pool and is safe to share across
-        # threads. The response hook sees every answer, the ones the SDK retries too, so a
-        # 429 can slow us down before the retries are used up.
-        hooks = (
-            {"response": [lambda response: on_status(response.status_code)]} if on_status else {}
-        )
+        # threads. The hooks run in the calling thread around every HTTP request, the SDK's
+        # retries too, so a 429 can slow us down before the retries are used up.
+        hooks: dict[str, list[Callable[..., None]]] = {}
+        if on_status:
+            hooks["response"] = [lambda response: on_status(response.status_code)]
+        if before_request:
+            hooks["request"] = [lambda request: before_request()]
         self.client = anthropic.Anthropic(
             api_key=api_key,
             base_url=base_url,

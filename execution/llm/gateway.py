@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from execution.concurrency import on_provider_status
+from execution.concurrency import before_provider_request, on_provider_status
 from execution.llm.anthropic_provider import AnthropicProvider
 from execution.llm.offline import OfflineProvider, OfflineResponder
 from execution.llm.types import LLMProvider, LLMRequest, LLMResponse
@@ -67,6 +67,7 @@ def _build_provider() -> LLMProvider:
             timeout=settings.MGE_LLM_TIMEOUT_SECONDS,
             max_retries=settings.MGE_LLM_MAX_RETRIES,
             on_status=on_provider_status,
+            before_request=before_provider_request,
         )
     return OfflineProvider(
         OfflineResponder(settings.MGE_OFFLINE_RESPONSES_DIR),

@@ -90,12 +90,93 @@ def test_a_crashed_holders_slot_expires_by_itself(settings):
     assert limiter.try_acquire() is not None
 
 
-def test_a_rate_limit_halves_the_limit_once_per_burst(settings):
+def hold(limiter: ConcurrencyLimiter, count: int) -> list[str]:
+    slots = [limiter.try_acquire() for _ in range(count)]
+    assert all(slots)
+    return slots  # type: ignore[return-value]
+
+
+def test_a_rate_limit_cuts_to_ninety_percent_of_what_was_in_flight():
     limiter = ConcurrencyLimiter()
+    slots = hold(limiter, 30)
     assert limiter.cut_for_rate_limit(429) is True
-    assert limiter.cut_for_rate_limit(429) is False  # the same burst
-    assert limiter.limit() == 50
-    assert limiter.stats()["adjustments"][0]["reason"] == "provider answered 429"
+    assert limiter.limit() == 27
+    # The rest of the burst: each refused call gives its slot back, then cuts again.
+    for slot in slots[:10]:
+        limiter.release(slot)
+        limiter.cut_for_rate_limit(429)
+    assert limiter.limit() == 18  # 90 % of the 20 still held
+    log = limiter.stats()["adjustments"]
+    assert [(e["from"], e["to"], e["kind"]) for e in log[:1]] == [(100, 18, "rate_limit")]
+    assert limiter.adjustment_counts()["rate_limit"] == 1  # one burst, one count
+
+
+def test_a_rate_limit_never_cuts_below_the_minimum_nor_raises_the_limit():
+    limiter = ConcurrencyLimiter()
+    assert limiter.cut_for_rate_limit(529) is True  # nothing in flight: down to the floor
+    assert limiter.limit() == settings.MGE_CONCURRENCY_MIN
+    assert limiter.cut_for_rate_limit(529) is False
+    limiter.set_limit(12, "test")
+    hold(limiter, 12)
+    assert limiter.cut_for_rate_limit(429) is True and limiter.limit() == 10
+
+
+def test_successes_at_high_use_probe_one_slot_per_limit_successes():
+    limiter = ConcurrencyLimiter()
+    limiter.set_limit(20, "test")
+    slots = hold(limiter, 20)
+    for slot in slots[:19]:
+        limiter.release(slot, 150.0, succeeded=True)
+        limiter.try_acquire()  # the next call takes its place: use stays high
+    assert limiter.limit() == 20
+    limiter.release(slots[19], 150.0, succeeded=True)
+    assert limiter.limit() == 21
+    assert limiter.stats()["adjustments"][0]["kind"] == "probe"
+
+
+def test_no_probing_when_idle_failed_held_down_or_at_the_maximum(settings):
+    limiter = ConcurrencyLimiter()
+    limiter.set_limit(20, "test")
+    for _ in range(100):  # one call at a time: a tenth of the slots in use
+        limiter.release(limiter.try_acquire(), succeeded=True)  # type: ignore[arg-type]
+    assert limiter.limit() == 20
+    slots = hold(limiter, 19)
+    for _ in range(100):  # busy, but every call fails
+        limiter.release(slots.pop(), succeeded=False)
+        slots.append(limiter.try_acquire())  # type: ignore[arg-type]
+    assert limiter.limit() == 20
+    limiter.client.delete(limiter._key("holders"))
+    limiter.client.set(limiter._key("hold"), 1)  # a periodic rule cut the limit
+    for slot in hold(limiter, 20):
+        limiter.release(slot, succeeded=True)
+    assert limiter.limit() == 20
+    limiter.client.delete(limiter._key("hold"))
+    settings.MGE_CONCURRENCY_MAX = 20
+    for slot in hold(limiter, 20):
+        limiter.release(slot, succeeded=True)
+    assert limiter.limit() == 20
+
+
+def test_a_periodic_cut_holds_probing_off_until_the_next_adjustment():
+    limiter = ConcurrencyLimiter()
+    hold(limiter, 90)
+    limiter.record_db_ms([500.0] * 10)
+    assert limiter.adjust().kind == "db_latency"
+    assert limiter.client.ttl(limiter._key("hold")) > 0
+
+
+def test_the_chart_samples_the_limit_the_load_and_the_peak_between_samples():
+    limiter = ConcurrencyLimiter()
+    slots = hold(limiter, 7)
+    for slot in slots[2:]:
+        limiter.release(slot)
+    first = limiter.record_sample()
+    assert (first["limit"], first["in_flight"], first["peak"]) == (100, 2, 7)
+    second = limiter.record_sample()
+    assert second["peak"] == 2  # the peak starts again from each sample
+    assert [point["peak"] for point in limiter.history()] == [7, 2]
+    limiter.client.zadd(limiter._key("history"), {'{"t": 1}': time.time() - 7200})
+    assert len(limiter.history()) == 2  # older than an hour: not on the chart
 
 
 @pytest.mark.django_db
@@ -137,7 +218,8 @@ def test_two_worker_processes_never_hold_more_than_the_limit(
 
 
 @engine_db
-def test_429s_from_the_provider_cut_the_limit_at_once(imported, stub_server, run_jobs):
+def test_429s_from_the_provider_cut_the_limit_at_once(imported, stub_server, run_jobs, settings):
+    settings.MGE_CONCURRENCY_MIN = 1
     stub_server.configure(latency_ms=100, capacity=2)  # beyond 2 at once: 429, retry-after 1
     masterplan = imported("inventory-service")
     start_masterplan(masterplan.pk)
@@ -145,19 +227,24 @@ def test_429s_from_the_provider_cut_the_limit_at_once(imported, stub_server, run
     masterplan.refresh_from_db()
     assert masterplan.status == MasterPlan.Status.COMPLETED  # the SDK retried them
     limiter = ConcurrencyLimiter()
-    assert limiter.limit() < settings.MGE_CONCURRENCY_INITIAL
-    assert limiter.stats()["adjustments"][-1]["reason"] == "provider answered 429"
+    assert limiter.limit() <= 3  # settled around what the provider holds
+    assert any(e["reason"] == "provider answered 429" for e in limiter.stats()["adjustments"])
+    # The first burst is refused; the retries queue for slots under the lowered limit
+    # instead of coming back all at once.
+    refused = stub_server.stats.by_status[429]
+    assert 0 < refused <= 6, stub_server.stats.as_json()
+    assert limiter.in_flight() == 0  # every slot given back, the refused ones too
 
 
 @pytest.mark.django_db
 def test_prometheus_sees_the_limit_the_load_and_the_adjustments(client):
     limiter = ConcurrencyLimiter()
     limiter.set_limit(80, "test")
+    hold(limiter, 50)
     limiter.cut_for_rate_limit(529)
-    limiter.try_acquire()
     text = client.get("/metrics").content.decode()
-    assert "v2_concurrency_limit 40.0" in text
-    assert "v2_concurrency_in_flight 1.0" in text
+    assert "v2_concurrency_limit 45.0" in text
+    assert "v2_concurrency_in_flight 50.0" in text
     assert "v2_concurrency_queue_depth 0.0" in text
     assert 'v2_concurrency_adjustments_total{reason="rate_limit"} 1.0' in text
     assert 'v2_concurrency_adjustments_total{reason="manual"} 1.0' in text
@@ -209,3 +296,27 @@ def test_waiting_callers_are_counted_as_the_queue_and_get_their_slot(settings):
     limiter.release(held)
     waiter.join(timeout=5)
     assert got and limiter.queue_depth() == 0
+
+
+def test_a_slot_taken_ahead_is_used_by_the_first_call_and_given_back_after_it(settings):
+    from execution.concurrency import concurrency_guard, slot_held
+    from execution.llm.types import LLMRequest, LLMResponse
+
+    settings.MGE_CONCURRENCY_INITIAL = 1
+    limiter = ConcurrencyLimiter()
+    seen: list[int] = []
+
+    def provider(request, run_db):  # type: ignore[no-untyped-def]
+        seen.append(limiter.in_flight())
+        return LLMResponse(text="ok", model=request.model)
+
+    call = concurrency_guard(provider)
+    request = LLMRequest(model="m", system="", messages=[], max_tokens=1)
+    with slot_held():
+        assert limiter.in_flight() == 1 and limiter.try_acquire() is None
+        call(request, lambda f, *a: f(*a))  # would wait forever if it took a second slot
+        assert limiter.in_flight() == 0  # given back when the call ended, not at the exit
+        call(request, lambda f, *a: f(*a))  # a later call (a retry) takes its own
+    with slot_held():
+        pass  # no call took it over: the exit gives it back
+    assert seen == [1, 1] and limiter.in_flight() == 0
