@@ -26,11 +26,12 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from execution.concurrency import SAMPLES_KEPT, ConcurrencyLimiter
+from execution.concurrency import SAMPLES_KEPT, ConcurrencyLimiter, slot_held
 from execution.llm import gateway
 from execution.llm.types import CallRefused, LLMError, LLMRequest
 from execution.models import Atom, AtomDependency, MasterPlan, Wave
 from execution.prompts import SYSTEM_PROMPTS, ContextFile, NoCodeBlock, atom_prompt, extract_code
+from execution.ramp_up import RampUp
 from execution.signals import wave_finished
 from execution.validation import syntax_error
 from execution.workspace import WorkspacePathError, resolve_in_workspace
@@ -127,25 +128,35 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
     atoms = Atom.objects.select_related("masterplan").in_bulk(atom_ids)
     contexts = _context_files(atom_ids)
     connection.close()
-    # As many threads as the shared limit allows now (split over the shards): atoms are
-    # claimed only when they can start, so a pause still stops the rest. The limiter, a
-    # gateway middleware, bounds what is in flight across every worker at any moment.
+    # Enough threads for the most the shared limit may grow to (split over the shards):
+    # each waits for its turn in the ramp-up, then for a slot of the limit, and claims its
+    # atom only then, so an atom is running only once it can start and a pause still
+    # stops the rest. The limiter bounds what is in flight across every worker.
     limit = max(1, math.ceil(ConcurrencyLimiter().limit() / shards))
+    threads = max(1, min(len(atom_ids), math.ceil(settings.MGE_CONCURRENCY_MAX / shards)))
+    ramp_up = RampUp.from_settings(len(atom_ids), shards)
     outcomes: dict[str, int] = {}
     with (
         DatabaseLane(settings.MGE_DB_CONNECTIONS_PER_JOB) as db,
         _LeaseKeeper(db) as leases,
-        ThreadPoolExecutor(max_workers=min(limit, max(1, len(atom_ids)))) as pool,
+        ThreadPoolExecutor(max_workers=threads) as pool,
     ):
-        # The first `limit` atoms start at once: claim them in one statement, so they do
-        # not queue behind each other's claims. The rest claim a slot as one frees up.
-        claimed_together = db.run(_claim_atoms, atom_ids[:limit])
-        for outcome in pool.map(
-            lambda atom_id: run_atom(
-                atoms[atom_id], contexts.get(atom_id, []), db, leases, atom_id in claimed_together
-            ),
-            atom_ids,
-        ):
+        # The atoms that get a slot at once: claimed in one statement, so they do not
+        # queue behind each other's claims. The rest claim theirs when they get a slot.
+        claimed_together = db.run(_claim_atoms, atom_ids[: min(limit, ramp_up.admitted)])
+
+        def admitted_run(index: int, atom_id: object) -> str:
+            ramp_up.wait_turn(index)
+            try:
+                with slot_held():
+                    return run_atom(
+                        atoms[atom_id], contexts.get(atom_id, []), db, leases,
+                        atom_id in claimed_together,
+                    )  # fmt: skip
+            finally:
+                ramp_up.done()
+
+        for outcome in pool.map(admitted_run, range(len(atom_ids)), atom_ids):
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
     finish_wave_if_done(wave_id)
     return outcomes
