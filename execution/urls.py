@@ -10,6 +10,7 @@ app_name = "execution"
 urlpatterns = [
     path("", views.masterplan_list, name="masterplan-list"),
     path("masterplans/new/", views.masterplan_upload, name="masterplan-upload"),
+    path("dashboards/concurrency/", views.concurrency_dashboard, name="concurrency-dashboard"),
     path("masterplans/<uuid:masterplan_id>/", views.masterplan_detail, name="masterplan-detail"),
     path(
         "masterplans/<uuid:masterplan_id>/document/",

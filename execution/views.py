@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Prefetch
@@ -16,6 +19,8 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from execution import control
 from execution.actions import MasterPlanBusyError, delete_masterplan, import_masterplan
+from execution.charts import time_chart
+from execution.concurrency import HISTORY_SECONDS, ConcurrencyLimiter, budget_remaining_pct
 from execution.export import export_masterplan
 from execution.forms import MasterPlanUploadForm
 from execution.masterplan_format import MasterPlanFormatError
@@ -149,3 +154,34 @@ def workspace_file(request: HttpRequest, masterplan_id: str) -> HttpResponse:
         "atom": masterplan.atoms.filter(file_path=path).first(),
     }
     return render(request, "execution/workspace_file.html", context)
+
+
+@login_required
+@permission_required("execution.view_masterplan", raise_exception=True)
+def concurrency_dashboard(request: HttpRequest) -> HttpResponse:
+    """The shared limit and the load over the last hour, and what moved the limit."""
+    limiter = ConcurrencyLimiter()
+    stats = limiter.stats()
+    stats["budget_remaining_pct"] = budget_remaining_pct()
+    for entry in stats["adjustments"]:
+        entry["at"] = datetime.fromisoformat(entry["at"])
+    history = limiter.history()
+    now = time.time()
+    chart = time_chart(
+        {
+            "limit": [(point["t"], point["limit"]) for point in history],
+            "peak": [(point["t"], point["peak"]) for point in history],
+            "in_flight": [(point["t"], point["in_flight"]) for point in history],
+        },
+        start=now - HISTORY_SECONDS,
+        end=now,
+        step_lines=frozenset({"limit"}),
+    )
+    context = {
+        "stats": stats,
+        "chart": chart,
+        "samples": len(history),
+        "sample_seconds": settings.MGE_CONCURRENCY_SAMPLE_SECONDS,
+    }
+    template = "execution/_concurrency_live.html" if request.htmx else "execution/concurrency.html"
+    return render(request, template, context)

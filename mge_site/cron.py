@@ -10,11 +10,14 @@ from django.conf import settings
 from rq import cron
 
 from budget.tasks import charge_expired_reservations
-from execution.concurrency import adjust_limit
+from execution.concurrency import adjust_limit, sample_concurrency
 from execution.maintenance import remove_orphan_workspaces
 from execution.tasks import release_stale_atoms
 
 cron.register(release_stale_atoms, queue_name="default", interval=30)
 cron.register(adjust_limit, queue_name="default", interval=settings.MGE_CONCURRENCY_ADJUST_SECONDS)
+cron.register(
+    sample_concurrency, queue_name="default", interval=settings.MGE_CONCURRENCY_SAMPLE_SECONDS
+)
 cron.register(charge_expired_reservations, queue_name="default", interval=30)
 cron.register(remove_orphan_workspaces, queue_name="default", interval=3600)

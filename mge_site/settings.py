@@ -229,6 +229,16 @@ if not MGE_CONCURRENCY_MIN <= MGE_CONCURRENCY_INITIAL <= MGE_CONCURRENCY_MAX:
         f"(they are {MGE_CONCURRENCY_MIN}, {MGE_CONCURRENCY_INITIAL}, {MGE_CONCURRENCY_MAX})."
     )
 MGE_CONCURRENCY_ADJUST_SECONDS = env_int("MGE_CONCURRENCY_ADJUST_SECONDS", 30, minimum=1)
+# How often the dashboard's chart takes a point (limit, calls in flight, peak since).
+MGE_CONCURRENCY_SAMPLE_SECONDS = env_int("MGE_CONCURRENCY_SAMPLE_SECONDS", 15, minimum=1)
+# Thundering-herd guard: a wave job admits this share of its atoms, then one more step
+# every interval, each atom's start spread by up to the jitter. A first step never admits
+# fewer than MGE_RAMP_UP_MIN_ATOMS, so small waves start whole.
+MGE_RAMP_UP_INITIAL_PCT = env_int("MGE_RAMP_UP_INITIAL_PCT", 10, minimum=1, maximum=100)
+MGE_RAMP_UP_STEP_PCT = env_int("MGE_RAMP_UP_STEP_PCT", 10, minimum=1, maximum=100)
+MGE_RAMP_UP_INTERVAL_MS = env_int("MGE_RAMP_UP_INTERVAL_MS", 10_000, minimum=0)
+MGE_RAMP_UP_JITTER_MS = env_int("MGE_RAMP_UP_JITTER_MS", 500, minimum=0)
+MGE_RAMP_UP_MIN_ATOMS = env_int("MGE_RAMP_UP_MIN_ATOMS", 10, minimum=1)
 # Calls waiting for a slot beyond which new masterplans are not started (HTTP 429).
 MGE_CONCURRENCY_QUEUE_MAX = env_int("MGE_CONCURRENCY_QUEUE_MAX", 1000, minimum=1)
 # A running atom whose worker stops renewing its lease this long is run again.
