@@ -1,0 +1,171 @@
+"""A fixed concurrency limit against the adaptive controller, on a provider that refuses.
+
+The Anthropic API stub models a provider with a capacity of 40 concurrent requests and
+200 ms latency; a request beyond capacity is answered at once with 429 and
+`retry-after: 1`. The same 2,000-atom masterplan (4 waves of 500) runs twice in one run,
+each time with two RQ worker processes, the scheduler, PostgreSQL, Redis and the SDK's
+normal retries (2):
+
+(a) fixed — the limit pinned at 100 (min = max = 100) and no ramp-up: the seed's old
+    `Semaphore(100)`, shared here across the workers;
+(b) adaptive — the defaults: start at 100, 429s cut to 90 % of what is in flight,
+    successes probe upwards, waves admitted in steps.
+
+Prints makespan, requests, 429s and failed atoms for both, then the ratios.
+
+    python benchmarks/concurrency.py        (make bench runs it)
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Any
+
+from _services import BASE_DIR, environment_for, free_loopback_port, fresh_database, setup_django
+
+WAVES, ATOMS_PER_WAVE, WORKERS = 4, 500, 2
+CAPACITY, LATENCY_MS = 40, 200
+DATABASE = "mge_bench_concurrency"
+REDIS_URL = "redis://127.0.0.1:6379/13"
+FIXED = {
+    "MGE_CONCURRENCY_INITIAL": "100",
+    "MGE_CONCURRENCY_MIN": "100",
+    "MGE_CONCURRENCY_MAX": "100",
+    "MGE_RAMP_UP_INTERVAL_MS": "0",
+    "MGE_RAMP_UP_JITTER_MS": "0",
+}
+ADAPTIVE: dict[str, str] = {}
+
+
+def generated_masterplan(name: str) -> str:
+    atoms = []
+    for wave in range(WAVES):
+        for index in range(ATOMS_PER_WAVE):
+            depends = f"\n                depends_on: [w{wave - 1}_a{index}]" if wave else ""
+            atoms.append(
+                f"              - name: w{wave}_a{index}\n"
+                f"                file: gen/w{wave}/a{index}.py{depends}\n"
+                f"                spec: Define w{wave}_a{index}()."
+            )
+    return (
+        f"---\nname: {name}\nbudget:\n  hard_cap_usd: 10000\n---\n\n## Plan\n\n"
+        "```yaml\nphases:\n  - name: P\n    milestones:\n      - name: M\n        tasks:\n"
+        "          - name: T\n            atoms:\n" + "\n".join(atoms) + "\n```\n"
+    )
+
+
+def stub(port: int, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"content-type": "application/json"},
+        method="GET" if body is None else "POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def wait_for_stub(port: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            stub(port, "/_stub/stats")
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the LLM stub did not answer on port {port}") from None
+            time.sleep(0.2)
+
+
+def run(label: str, settings: dict[str, str], base: dict[str, str], stub_port: int) -> dict:
+    from execution.actions import import_masterplan
+    from execution.control import start_masterplan
+    from execution.models import Atom, MasterPlan
+    from mge_site.redis_connection import get_redis
+
+    get_redis().flushdb()  # a fresh limiter, queue and budget counters
+    stub(stub_port, "/_stub/reset", {})
+    stub(stub_port, "/_stub/config", {"capacity": CAPACITY, "latency_ms": LATENCY_MS})
+    masterplan = import_masterplan(generated_masterplan(f"concurrency-{label}"))
+    environment = {**base, **settings}
+    manage = [sys.executable, "manage.py"]
+    quiet = {"cwd": BASE_DIR, "env": environment, "stdout": subprocess.DEVNULL,
+             "stderr": subprocess.DEVNULL}  # fmt: skip
+    processes = [
+        subprocess.Popen(
+            [*manage, "rqworker", "waves", "default", "--worker-class", "rq.worker.SimpleWorker"],
+            **quiet,
+        )
+        for _ in range(WORKERS)
+    ]
+    processes.append(subprocess.Popen([*manage, "rqcron", "mge_site.cron"], **quiet))
+    try:
+        time.sleep(3)  # workers and scheduler up
+        started = time.monotonic()
+        start_masterplan(masterplan.pk)
+        while True:
+            masterplan.refresh_from_db()
+            if masterplan.status != MasterPlan.Status.RUNNING:
+                break
+            time.sleep(0.05)
+        makespan = time.monotonic() - started
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=60)
+    stats = stub(stub_port, "/_stub/stats")
+    failed = masterplan.atoms.exclude(status=Atom.Status.COMPLETED).count()
+    return {
+        "makespan_s": makespan,
+        "requests": stats["requests"],
+        "429s": stats["by_status"].get("429", 0),
+        "failed_atoms": failed,
+    }
+
+
+def main() -> None:
+    stub_port = free_loopback_port()
+    base = environment_for(
+        DATABASE,
+        REDIS_URL,
+        stub_port,
+        MGE_WAVE_SHARD_SIZE=str(ATOMS_PER_WAVE // WORKERS),  # each wave: one job per worker
+        MGE_WORKSPACE_ROOT=str(BASE_DIR / "var" / "bench-workspaces"),
+        MGE_LOG_LEVEL="WARNING",
+    )
+    fresh_database(DATABASE, base)
+    setup_django(base)
+    stub_process = subprocess.Popen(
+        [sys.executable, "manage.py", "mge", "llm-stub", "--port", str(stub_port)],
+        cwd=BASE_DIR,
+        env=base,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_stub(stub_port)
+        results = {
+            "fixed": run("fixed", FIXED, base, stub_port),
+            "adaptive": run("adaptive", ADAPTIVE, base, stub_port),
+        }
+    finally:
+        stub_process.send_signal(signal.SIGTERM)
+        stub_process.wait(timeout=30)
+    for label, result in results.items():
+        print(f"{label}_makespan_s: {result['makespan_s']:.2f}")
+        print(f"{label}_requests: {result['requests']}")
+        print(f"{label}_429s: {result['429s']}")
+        print(f"{label}_failed_atoms: {result['failed_atoms']}")
+    fixed, adaptive = results["fixed"], results["adaptive"]
+    print(f"makespan_ratio: {adaptive['makespan_s'] / fixed['makespan_s']:.3f}")
+    print(f"adaptive_429_share: {adaptive['429s'] / max(1, adaptive['requests']):.4f}")
+    print(f"adaptive_failed_atoms: {adaptive['failed_atoms']}")
+
+
+if __name__ == "__main__":
+    main()
