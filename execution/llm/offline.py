@@ -9,8 +9,21 @@ An atom prompt starts with a header (see execution.prompts):
 
 The answer is the file stored for it under `examples/responses/<masterplan>/<file>`
 (real code for the example masterplans), else a small valid module named after the
-atom, so any generated plan (benchmarks) runs too. Token counts are estimated from the
-text (about four characters a token), as a real model would report them.
+atom, so any generated plan (benchmarks) runs too.
+
+An acceptance-test prompt starts with
+
+    Acceptance test for requirement R3 of masterplan "slugkit"
+    Framework: pytest
+    Test file: tests/acceptance/test_r03.py
+
+and is answered with `examples/responses/<masterplan>/_acceptance/R3.py` (pytest) or
+`R3.test.ts` (vitest). There is no made-up answer for a test: a test that checks nothing
+would pass the release gate, so a missing file raises NoOfflineAnswer and the generator
+falls back to its own template.
+
+Token counts are estimated from the text (about four characters a token), as a real
+model would report them.
 """
 
 from __future__ import annotations
@@ -20,10 +33,33 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from execution.llm.types import LLMRequest, LLMResponse, Usage
+from execution.llm.types import LLMError, LLMRequest, LLMResponse, Usage
 from execution.workspace import WorkspacePathError, resolve_in_workspace
 
 _HEADER_FIELD = re.compile(r"^(Masterplan|Atom|File|Language): (.+)$", re.MULTILINE)
+# Anchored at the start of the message: an atom prompt quotes specs and code, which could
+# contain such lines, but only a test-generation request begins with them. The name is
+# greedy up to the last quote of its line, so a name with quotes in it still parses.
+_ACCEPTANCE_HEADER = re.compile(
+    r'\A\s*Acceptance test for requirement R(\d+) of masterplan "(.*)"[ \t]*\r?\n'
+    r"Framework: (\S+)[ \t]*\r?\n"
+    r"Test file: (\S.*?)[ \t]*$",
+    re.MULTILINE,
+)
+# Framework -> (suffix of the stored file after "R<n>", tag of the answer's code block).
+ACCEPTANCE_FRAMEWORKS = {"pytest": (".py", "python"), "vitest": (".test.ts", "typescript")}
+ACCEPTANCE_DIR = "_acceptance"
+
+
+class NoOfflineAnswer(LLMError):
+    """The offline provider has nothing stored for this request.
+
+    Status 400 like the real API's invalid_request_error, so nothing retries it and the
+    stub server can answer it as one.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status_code=400)
 
 
 @dataclass(frozen=True)
@@ -34,13 +70,41 @@ class AtomPrompt:
     language: str
 
 
-def atom_prompt_of(messages: list[dict[str, str]]) -> AtomPrompt | None:
-    """The atom an Anthropic-style message list asks for, from its first user message."""
+@dataclass(frozen=True)
+class AcceptancePrompt:
+    masterplan: str
+    requirement: int
+    """n of the requirement's label R<n>."""
+    framework: str
+    test_file: str
+
+    @property
+    def label(self) -> str:
+        return f"R{self.requirement}"
+
+
+def _first_user_text(messages: list[dict[str, str]]) -> str | None:
     first = next((m for m in messages if m.get("role") == "user"), None)
     content = first.get("content") if first else None
     if isinstance(content, list):  # content blocks
         content = "\n".join(block.get("text", "") for block in content if isinstance(block, dict))
-    if not isinstance(content, str):
+    return content if isinstance(content, str) else None
+
+
+def acceptance_prompt_of(messages: list[dict[str, str]]) -> AcceptancePrompt | None:
+    """The acceptance test a message list asks for, from its first user message's header."""
+    content = _first_user_text(messages)
+    match = _ACCEPTANCE_HEADER.match(content) if content is not None else None
+    if match is None:
+        return None
+    number, masterplan, framework, test_file = match.groups()
+    return AcceptancePrompt(masterplan, int(number), framework, test_file)
+
+
+def atom_prompt_of(messages: list[dict[str, str]]) -> AtomPrompt | None:
+    """The atom an Anthropic-style message list asks for, from its first user message."""
+    content = _first_user_text(messages)
+    if content is None or acceptance_prompt_of(messages) is not None:
         return None
     fields = dict(_HEADER_FIELD.findall(content))
     if not {"Masterplan", "Atom", "File", "Language"} <= set(fields):
@@ -72,9 +136,37 @@ class OfflineResponder:
             return stored.read_text(encoding="utf-8")
         return _synthesised_module(prompt)
 
+    def acceptance_test_for(self, prompt: AcceptancePrompt) -> str:
+        """The stored test of the requirement for the framework; NoOfflineAnswer if none."""
+        missing = NoOfflineAnswer(
+            f"the offline provider has no acceptance test for {prompt.label} of "
+            f"{prompt.masterplan} ({prompt.framework})"
+        )
+        if prompt.framework not in ACCEPTANCE_FRAMEWORKS:
+            raise missing
+        suffix, _ = ACCEPTANCE_FRAMEWORKS[prompt.framework]
+        try:
+            # The masterplan name comes from a user's document: confine the path as for atoms.
+            stored = resolve_in_workspace(
+                self.responses_dir,
+                f"{prompt.masterplan}/{ACCEPTANCE_DIR}/{prompt.label}{suffix}",
+            )
+        except WorkspacePathError:
+            raise missing from None
+        if not stored.is_file():
+            raise missing
+        return stored.read_text(encoding="utf-8")
+
     def answer(self, system: str, messages: list[dict[str, str]]) -> tuple[str, Usage]:
+        """The answer text and its usage; raises NoOfflineAnswer for an acceptance test that
+        is not stored."""
+        acceptance = acceptance_prompt_of(messages)
         prompt = atom_prompt_of(messages)
-        if prompt is None:
+        if acceptance is not None:
+            code = self.acceptance_test_for(acceptance)
+            tag = ACCEPTANCE_FRAMEWORKS[acceptance.framework][1]
+            text = f"```{tag}\n{code.rstrip()}\n```\n"
+        elif prompt is None:
             text = "I can only write atoms: the prompt has no Masterplan/Atom/File header."
         else:
             text = f"```{prompt.language}\n{self.code_for(prompt).rstrip()}\n```\n"

@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from execution.llm.offline import OfflineResponder, atom_prompt_of
+from execution.llm.types import LLMError
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -157,7 +158,10 @@ class StubServer:
         if status is not None:
             return _error(status, f"injected {status}", self.config.fault_retry_after_ms)
         system = body.get("system") or ""
-        text, usage = self.responder.answer(system if isinstance(system, str) else "", messages)
+        try:
+            text, usage = self.responder.answer(system if isinstance(system, str) else "", messages)
+        except LLMError as error:  # nothing stored for it: a final 400, as the API answers
+            return _error(error.status_code or 400, str(error))
         if text_override is not None:
             text = text_override
         return (
