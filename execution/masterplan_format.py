@@ -36,7 +36,16 @@ LANGUAGES = ("python", "typescript", "javascript")
 COMPLEXITIES = ("low", "medium", "high")
 PLAN_HEADING = "## Plan"
 
-_FRONT_MATTER_KEYS = {"name", "description", "model", "language", "budget", "options"}
+_FRONT_MATTER_KEYS = {
+    "name",
+    "description",
+    "model",
+    "language",
+    "budget",
+    "options",
+    "requirements",
+}
+_REQUIREMENT_LISTS = ("must", "should")
 _BUDGET_KEYS = {"hard_cap_usd", "soft_cap_usd"}
 _OPTION_KEYS = {"enforce_gate_per_wave": bool, "max_attempts": int}
 _ATOM_KEYS = {"name", "file", "language", "complexity", "depends_on", "spec"}
@@ -56,6 +65,15 @@ class MasterPlanFormatError(ValueError):
     def __init__(self, problems: list[FormatProblem]) -> None:
         self.problems = sorted(problems, key=lambda problem: problem.line or 0)
         super().__init__("; ".join(str(problem) for problem in self.problems))
+
+
+@dataclass(frozen=True)
+class RequirementSpec:
+    text: str
+    listed_as: str | None
+    """"must" or "should" when a heading or a front matter list says so; None when only the
+    text's own words can tell (a plain front matter list, sentences of the prose)."""
+    line: int
 
 
 @dataclass
@@ -107,6 +125,8 @@ class MasterPlanDocument:
     body: str = field(repr=False)
     """The markdown after the front matter (prose, requirements and the plan block)."""
     body_first_line: int = 1
+    front_matter_requirements: list[RequirementSpec] | None = None
+    """The front matter's `requirements`; None when it has no such key."""
 
     @property
     def atoms(self) -> list[AtomSpec]:
@@ -153,7 +173,24 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
     return mapping
 
 
+class _Sequence(list[Any]):
+    """A YAML list that remembers the line of each of its items."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.item_lines: list[int] = []
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> _Sequence:
+    sequence = _Sequence()
+    for item_node in node.value:
+        sequence.append(loader.construct_object(item_node, deep=True))
+        sequence.item_lines.append(item_node.start_mark.line + 1 + loader.line_offset)
+    return sequence
+
+
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
 def _load_yaml(text: str, first_line: int, what: str) -> Any:
@@ -315,6 +352,7 @@ def _parse_front_matter(meta: _Mapping, problems: _Problems) -> dict[str, Any]:
         "hard_cap_usd": hard_cap,
         "soft_cap_usd": soft_cap,
         "options": _parse_options(meta, problems),
+        "front_matter_requirements": _parse_requirements(meta, problems),
     }
 
 
@@ -340,6 +378,51 @@ def _parse_options(meta: _Mapping, problems: _Problems) -> dict[str, Any]:
         else:
             parsed[key] = value
     return parsed
+
+
+def _parse_requirements(meta: _Mapping, problems: _Problems) -> list[RequirementSpec] | None:
+    """`requirements:` as a plain list (each classified by its keywords) or as a mapping of
+    `must` and `should` lists (the key decides, like a `### MUST` heading)."""
+    if "requirements" not in meta:
+        return None
+    value, line = meta["requirements"], meta.key_lines["requirements"]
+    if isinstance(value, _Sequence):
+        return _requirement_list(value, None, "'requirements'", problems)
+    if not isinstance(value, _Mapping):
+        problems.add(
+            line,
+            "'requirements' must be a list of requirements or a mapping of 'must' and "
+            "'should' lists",
+        )
+        return []
+    _unknown_keys(value, set(_REQUIREMENT_LISTS), "'requirements'", problems)
+    found: list[RequirementSpec] = []
+    for key in _REQUIREMENT_LISTS:
+        if key not in value:
+            continue
+        where = f"'requirements.{key}'"
+        if isinstance(value[key], _Sequence):
+            found += _requirement_list(value[key], key, where, problems)
+        else:
+            problems.add(value.key_lines[key], f"{where} must be a list of requirements")
+    return sorted(found, key=lambda requirement: requirement.line)
+
+
+def _requirement_list(
+    items: _Sequence, listed_as: str | None, where: str, problems: _Problems
+) -> list[RequirementSpec]:
+    found = []
+    for item, line in zip(items, items.item_lines, strict=True):
+        if not isinstance(item, str):
+            # Usually an unquoted item with ": " in it, which YAML reads as a mapping.
+            problems.add(line, f"a requirement in {where} is not text (quote it if it has ': ')")
+            continue
+        text = " ".join(item.split())  # a folded or multi-line item reads as one line
+        if not text:
+            problems.add(line, f"a requirement in {where} is empty")
+            continue
+        found.append(RequirementSpec(text, listed_as, line))
+    return found
 
 
 def _plan_block(lines: list[str], body_start: int) -> tuple[str, int] | None:

@@ -210,7 +210,7 @@ def test_unknown_keys_are_named_with_the_allowed_ones():
     text = replace_in(MINIMAL, "name: tiny", "name: tiny\nbudgt: 5")
     assert problems_of(text) == [
         "line 3: unknown key 'budgt' in the front matter "
-        "(allowed: budget, description, language, model, name, options)"
+        "(allowed: budget, description, language, model, name, options, requirements)"
     ]
 
 
