@@ -1,0 +1,143 @@
+"""The release gate: every MUST test passes and at least 95 % of the SHOULD tests pass.
+
+It reads each requirement's test and that test's latest result. A requirement without a
+test, an invalid test or a test never run counts as not passing, with that reason: no
+tests at all is a failed gate, never a pass by division by zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import OuterRef, Subquery
+
+from acceptance.models import AcceptanceTest, Requirement, TestResult
+
+SHOULD_PASS_PCT = 95
+
+
+@dataclass(frozen=True)
+class Blocking:
+    requirement_id: str
+    test_id: str | None
+    priority: str
+    text: str
+    status: str
+    """passed never appears here; else a result status, or missing / invalid / not_run."""
+    message: str
+
+
+@dataclass(frozen=True)
+class GateStatus:
+    gate_passed: bool
+    can_release: bool
+    must_total: int
+    must_passed: int
+    should_total: int
+    should_passed: int
+    reason: str
+    blocking_tests: list[Blocking] = field(default_factory=list)
+
+    @property
+    def must_pass_rate(self) -> float | None:
+        return self.must_passed / self.must_total if self.must_total else None
+
+    @property
+    def should_pass_rate(self) -> float | None:
+        return self.should_passed / self.should_total if self.should_total else None
+
+    def as_json(self) -> dict[str, Any]:
+        def rate(value: float | None) -> float | None:
+            return None if value is None else round(value, 4)
+
+        return {
+            "gate_passed": self.gate_passed,
+            "can_release": self.can_release,
+            "must_pass_rate": rate(self.must_pass_rate),
+            "should_pass_rate": rate(self.should_pass_rate),
+            "must": {"total": self.must_total, "passed": self.must_passed},
+            "should": {"total": self.should_total, "passed": self.should_passed},
+            "blocking_tests": [
+                {
+                    "requirement": b.requirement_id,
+                    "test": b.test_id,
+                    "priority": b.priority,
+                    "text": b.text,
+                    "status": b.status,
+                    "message": b.message,
+                }
+                for b in self.blocking_tests
+            ],  # fmt: skip
+            "reason": self.reason,
+        }
+
+
+def _outcome(test: AcceptanceTest | None, latest: str | None, message: str) -> tuple[str, str]:
+    """(status, why) of a requirement's test: 'passed' or why it does not count as such."""
+    if test is None:
+        return "missing", "no acceptance test has been generated"
+    if test.status == AcceptanceTest.Status.INVALID:
+        return "invalid", f"the generated test is invalid: {test.invalid_reason}"
+    if latest is None:
+        return "not_run", "the test has never run"
+    if latest == TestResult.Status.PASSED:
+        return "passed", ""
+    return latest, message or f"the test ended {latest}"
+
+
+def gate_status(masterplan_id: object) -> GateStatus:
+    latest = TestResult.objects.filter(test=OuterRef("acceptance_test")).order_by("-created_at")
+    requirements = (
+        Requirement.objects.filter(masterplan_id=masterplan_id)
+        .select_related("acceptance_test")
+        .annotate(
+            latest_status=Subquery(latest.values("status")[:1]),
+            latest_message=Subquery(latest.values("message")[:1]),
+        )
+        .order_by("position")
+    )
+    counts = {"must": [0, 0], "should": [0, 0]}
+    blocking = []
+    for requirement in requirements:
+        test = getattr(requirement, "acceptance_test", None)
+        status, why = _outcome(
+            test,
+            requirement.latest_status,
+            requirement.latest_message or "",  # type: ignore[attr-defined]
+        )
+        counts[requirement.priority][0] += 1
+        if status == "passed":
+            counts[requirement.priority][1] += 1
+        else:
+            blocking.append(
+                Blocking(str(requirement.pk), str(test.pk) if test else None,
+                         requirement.priority, requirement.text, status, why)
+            )  # fmt: skip
+    (must_total, must_passed), (should_total, should_passed) = counts["must"], counts["should"]
+    must_ok = must_passed == must_total
+    should_ok = should_passed * 100 >= SHOULD_PASS_PCT * should_total
+    if must_total + should_total == 0:
+        reason = "no requirements, so no acceptance tests: nothing shows the code works"
+        return GateStatus(False, False, 0, 0, 0, 0, reason)
+    reasons = []
+    if not must_ok:
+        reasons.append(f"{must_total - must_passed} of {must_total} MUST tests do not pass")
+    if not should_ok:
+        reasons.append(
+            f"SHOULD tests pass {should_passed} of {should_total} "
+            f"({should_passed / should_total:.1%}), below {SHOULD_PASS_PCT}%"
+        )
+    passed = must_ok and should_ok
+    return GateStatus(
+        gate_passed=passed,
+        can_release=must_ok,
+        must_total=must_total,
+        must_passed=must_passed,
+        should_total=should_total,
+        should_passed=should_passed,
+        reason="; ".join(reasons)
+        if reasons
+        else f"every MUST test passes and {should_passed} of {should_total} SHOULD tests pass",
+        blocking_tests=blocking,
+    )
