@@ -30,6 +30,9 @@ def _isolated_services(settings, tmp_path: Path) -> Iterator[None]:
     from mge_site.redis_connection import get_redis
 
     settings.MGE_WORKSPACE_ROOT = tmp_path / "workspaces"
+    # The engine's tests end plans on their atoms; the acceptance app's tests turn the
+    # post-wave tests and their gate on (`acceptance_after_waves`).
+    settings.MGE_ACCEPTANCE_AFTER_WAVES = False
     # Pages are rendered without a collectstatic run: plain storage, files from the apps.
     settings.STORAGES = {
         **settings.STORAGES,
@@ -182,6 +185,7 @@ def spawn_worker(stub_server, settings):  # type: ignore[no-untyped-def]
                 "ANTHROPIC_API_KEY": "test-key",
                 "ANTHROPIC_BASE_URL": stub_server.url,
                 "MGE_WORKSPACE_ROOT": str(settings.MGE_WORKSPACE_ROOT),
+                "MGE_ACCEPTANCE_AFTER_WAVES": str(settings.MGE_ACCEPTANCE_AFTER_WAVES),
                 **environment,
             },
             stdout=subprocess.DEVNULL,

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import django_rq
+
+from mge_site.redis_connection import get_redis
 
 JOB_TIMEOUT_SECONDS = 3600
 
 
 def enqueue(function_path: str, *args: Any, queue: str = "tests") -> str:
-    job = django_rq.get_queue(queue).enqueue(function_path, *args, job_timeout=JOB_TIMEOUT_SECONDS)
-    return str(job.id)
+    """Queue a job and return its id. Inside a transaction django-rq defers the enqueue to
+    the commit (and returns no job): the id is ours, and Redis is asked first, so an
+    unreachable queue raises RedisError here, where the caller can answer it."""
+    client = get_redis(timeout_seconds=2)
+    try:
+        client.ping()
+    finally:
+        client.close()
+    job_id = str(uuid.uuid4())
+    django_rq.get_queue(queue).enqueue(
+        function_path, *args, job_id=job_id, job_timeout=JOB_TIMEOUT_SECONDS
+    )
+    return job_id

@@ -423,11 +423,23 @@ def finish_wave_if_done(wave_id: str) -> None:
         wave.finished_at = timezone.now()
         wave.save()
         transaction.on_commit(lambda: wave_finished.send(sender=Wave, wave=wave))
-    advance_masterplan(wave.masterplan_id)
+        held = _gate_decides(wave.masterplan) and wave.masterplan.options.get(
+            "enforce_gate_per_wave", False
+        )
+    if not held:  # else the post-wave tests advance it once the gate passed
+        advance_masterplan(wave.masterplan_id)
 
 
-def advance_masterplan(masterplan_id: object) -> None:
-    """Enqueue the next wave that has work, or close the masterplan when none is left."""
+def _gate_decides(masterplan: MasterPlan) -> bool:
+    """Acceptance tests run after each wave (`wave_finished`) and their gate decides how
+    the plan ends, and with `enforce_gate_per_wave` whether it goes on."""
+    return bool(settings.MGE_ACCEPTANCE_AFTER_WAVES)
+
+
+def advance_masterplan(masterplan_id: object, *, gate_decided: bool = False) -> None:
+    """Enqueue the next wave that has work, or close the masterplan when none is left
+    (`gate_decided`: the release gate has passed, so a plan whose atoms all completed may
+    end as completed)."""
     from execution import control  # the queues sit above the engine
 
     with transaction.atomic():
@@ -436,7 +448,7 @@ def advance_masterplan(masterplan_id: object) -> None:
             return
         wave = open_wave(masterplan)
         if wave is None:
-            _finish_masterplan(masterplan)
+            _finish_masterplan(masterplan, gate_decided)
         elif wave.atoms.filter(status__in=Atom.RUNNABLE_STATUSES).exists():
             transaction.on_commit(lambda: control.enqueue_wave(wave))
         # Otherwise its atoms are still running: the job running them advances the plan.
@@ -486,7 +498,7 @@ def _close_empty_wave(wave: Wave) -> None:
     wave.save()
 
 
-def _finish_masterplan(masterplan: MasterPlan) -> None:
+def _finish_masterplan(masterplan: MasterPlan, gate_decided: bool = False) -> None:
     atoms = masterplan.atoms.all()
     failed = list(atoms.filter(status=Atom.Status.FAILED).values_list("name", flat=True))
     blocked = atoms.filter(status=Atom.Status.BLOCKED).count()
@@ -497,6 +509,12 @@ def _finish_masterplan(masterplan: MasterPlan) -> None:
             f"{len(failed)} atom{'s' * (len(failed) != 1)} failed ({named}); "
             f"{blocked} blocked by them. Nothing runnable is left."
         )
+    elif _gate_decides(masterplan) and not gate_decided:
+        masterplan.status_reason = (
+            "Every atom completed; the acceptance tests run now and their gate decides the release."
+        )
+        masterplan.save(update_fields=["status_reason", "updated_at"])
+        return
     else:
         masterplan.status = MasterPlan.Status.COMPLETED
         masterplan.status_reason = ""

@@ -8,5 +8,9 @@ from django.dispatch import Signal
 masterplan_imported = Signal()
 
 # Sent after a wave closed (all its atoms completed, failed, blocked or skipped), with
-# `wave`: the post-wave hook (acceptance tests run here).
+# `wave`: the post-wave hook (acceptance tests run here). With MGE_ACCEPTANCE_AFTER_WAVES
+# the engine leaves two decisions to the receiver: after the last wave the plan stays
+# running until the receiver calls `engine.advance_masterplan(id, gate_decided=True)` or
+# ends it `gate_failed`; with the plan option `enforce_gate_per_wave` the same holds after
+# every wave.
 wave_finished = Signal()

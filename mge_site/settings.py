@@ -257,6 +257,23 @@ MGE_CONCURRENCY_LEASE_SECONDS = MGE_LLM_TIMEOUT_SECONDS * (MGE_LLM_MAX_RETRIES +
 # Outermost first: take a concurrency slot, then reserve the budget, then call.
 MGE_LLM_MIDDLEWARE = ["execution.concurrency.concurrency_guard", "budget.guardrails.budget_guard"]
 MGE_CONCURRENCY_BUDGET_SIGNAL = "budget.status.lowest_budget_remaining_pct"
+# Acceptance tests run after every wave (queue `tests`) and their gate decides how a
+# masterplan ends (completed or gate_failed).
+MGE_ACCEPTANCE_AFTER_WAVES = env_bool("MGE_ACCEPTANCE_AFTER_WAVES", True)
+# The sandbox acceptance tests run in (acceptance.sandbox): auto is bwrap, else unshare;
+# none runs generated code unisolated and is refused unless DEBUG is on.
+MGE_SANDBOX = env_choice("MGE_SANDBOX", "auto", ("auto", "bwrap", "unshare", "none"))
+MGE_ACCEPTANCE_TEST_TIMEOUT_SECONDS = env_int("MGE_ACCEPTANCE_TEST_TIMEOUT_SECONDS", 10, minimum=1)
+MGE_ACCEPTANCE_RUN_TIMEOUT_SECONDS = env_int("MGE_ACCEPTANCE_RUN_TIMEOUT_SECONDS", 300, minimum=1)
+# Limits of every process in the sandbox (rlimits), and of the whole run (process count:
+# threads included; tmpfs size of its /tmp, which holds the workspace copy, and /dev/shm).
+# Memory is address space: Node reserves ~1.5 GB of it before running a test.
+MGE_SANDBOX_CPU_SECONDS = env_int("MGE_SANDBOX_CPU_SECONDS", 300, minimum=1)
+MGE_SANDBOX_MEMORY_MB = env_int("MGE_SANDBOX_MEMORY_MB", 4096, minimum=64)
+MGE_SANDBOX_FILE_SIZE_MB = env_int("MGE_SANDBOX_FILE_SIZE_MB", 64, minimum=1)
+MGE_SANDBOX_OPEN_FILES = env_int("MGE_SANDBOX_OPEN_FILES", 1024, minimum=16)
+MGE_SANDBOX_PROCESSES = env_int("MGE_SANDBOX_PROCESSES", 256, minimum=8)
+MGE_SANDBOX_TMPFS_MB = env_int("MGE_SANDBOX_TMPFS_MB", 512, minimum=8)
 MGE_CLI_MODULES = ["execution.cli", "execution.run_cli", "budget.cli"]
 MGE_WORKSPACE_ROOT = Path(env_str("MGE_WORKSPACE_ROOT", str(VAR_DIR / "workspaces"))).resolve()
 MGE_BUDGET_HARD_CAP_USD = env_decimal("MGE_BUDGET_HARD_CAP_USD", Decimal("200"), minimum=Decimal(0))

@@ -1,0 +1,270 @@
+"""An acceptance test per requirement, written by the LLM through the gateway.
+
+The prompt gives the requirement and the generated files with their public names. The
+answer's code block is syntax-checked (Python `ast`, tree-sitter for TS/JS) before it is
+stored; an invalid answer is retried once with the error, then stored as invalid with the
+reason. When the LLM is unavailable a template test takes its place: it checks only that
+the code the requirement names exists, and says so.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from django.conf import settings
+
+from acceptance.models import AcceptanceTest, Requirement
+from execution.llm import gateway
+from execution.llm.types import CallRefused, LLMError, LLMRequest
+from execution.models import Atom, MasterPlan
+from execution.prompts import NoCodeBlock, extract_code
+from execution.validation import syntax_error
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 2
+JS_LANGUAGES = {"typescript", "javascript"}
+_TS_EXPORT = re.compile(
+    r"^export\s+(?:default\s+)?(?:declare\s+)?(?:abstract\s+)?(?:async\s+)?"
+    r"(?:function\*?|class|const|let|var|interface|type|enum)\s+([A-Za-z_$][\w$]*)",
+    re.MULTILINE,
+)
+_WORD = re.compile(r"[A-Za-z_$][\w$]*")
+
+SYSTEM_PROMPTS = {
+    "pytest": (
+        "You write one pytest acceptance test file that checks one requirement of a code "
+        "base against its real code: import the modules you are shown (the workspace root "
+        "is on sys.path) and assert what the requirement says, edge cases included. No "
+        "network, no files outside tmp_path, standard library and pytest only. Answer with "
+        "the complete file in one ```python code block and nothing else."
+    ),
+    "vitest": (
+        "You write one Vitest acceptance test file (TypeScript, `import { describe, it, "
+        'expect } from "vitest"`) that checks one requirement of a code base against its '
+        "real code: import the files you are shown by the relative paths given and assert "
+        "what the requirement says, edge cases included. No network, no other packages. "
+        "Answer with the complete file in one ```typescript code block and nothing else."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str
+    language: str
+    public_names: list[str]
+
+
+@dataclass(frozen=True)
+class GeneratedTest:
+    framework: str
+    file_path: str
+    code: str
+    status: str
+    invalid_reason: str
+    generated_by: str
+    attempts: int
+
+
+def public_names(language: str, code: str) -> list[str]:
+    """The names another module can import from this file."""
+    if language in JS_LANGUAGES:
+        return list(dict.fromkeys(_TS_EXPORT.findall(code)))
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    names = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign):
+            names += [target.id for target in node.targets if isinstance(target, ast.Name)]
+    return [name for name in names if not name.startswith("_")]
+
+
+def source_files(masterplan: MasterPlan) -> list[SourceFile]:
+    atoms = masterplan.atoms.filter(status=Atom.Status.COMPLETED).order_by("file_path")
+    return [
+        SourceFile(atom.file_path, atom.language, public_names(atom.language, atom.generated_code))
+        for atom in atoms
+    ]
+
+
+def framework_for(requirement_text: str, files: Sequence[SourceFile]) -> str:
+    """Vitest when the code the requirement names is all TS/JS, else pytest; a requirement
+    naming no file or public name follows the plan's files as a whole."""
+    words = set(_WORD.findall(requirement_text))
+    named = {
+        file.language
+        for file in files
+        if words & set(file.public_names) or words & set(PurePosixPath(file.path).parts[:-1])
+        or PurePosixPath(file.path).stem in words
+    }  # fmt: skip
+    languages = named or {file.language for file in files}
+    return "vitest" if languages and languages <= JS_LANGUAGES else "pytest"
+
+
+def test_file_path(number: int, framework: str) -> str:
+    if framework == "vitest":
+        return f"tests/acceptance/r{number:02d}.test.ts"
+    return f"tests/acceptance/test_r{number:02d}.py"
+
+
+def _import_hint(file: SourceFile) -> str:
+    path = PurePosixPath(file.path)
+    if file.language in JS_LANGUAGES:
+        return f'import {{ … }} from "../../{path.with_suffix("")}"'
+    module = ".".join(path.with_suffix("").parts)
+    return f"from {module} import …"
+
+
+def test_prompt(
+    masterplan: MasterPlan,
+    requirement: Requirement,
+    framework: str,
+    file_path: str,
+    files: Sequence[SourceFile],
+    previous_errors: Sequence[str] = (),
+) -> str:
+    """The user message. Its first three lines identify the request to offline answerers."""
+    number = requirement.position + 1
+    listed = "\n".join(
+        f"- `{file.path}` ({file.language}): {', '.join(file.public_names) or 'no public names'}"
+        f" — `{_import_hint(file)}`"
+        for file in files
+    )
+    parts = [
+        f'Acceptance test for requirement R{number} of masterplan "{masterplan.name}"\n'
+        f"Framework: {framework}\nTest file: {file_path}\n",
+        f"## The requirement ({requirement.priority.upper()}, line {requirement.source_line})"
+        f"\n\n{requirement.text}\n",
+        f"## The code base\n\n{listed or '(no files generated yet)'}\n",
+    ]
+    if previous_errors:
+        parts.append(
+            "## Your previous answer was not valid\n\n"
+            + "\n".join(f"- {error}" for error in previous_errors)
+            + "\n\nAnswer again with the whole corrected file."
+        )
+    return "\n".join(parts)
+
+
+def generate_test(
+    masterplan: MasterPlan, requirement: Requirement, files: Sequence[SourceFile]
+) -> GeneratedTest:
+    """The test of one requirement. Raises CallRefused when the budget stops the plan."""
+    framework = framework_for(requirement.text, files)
+    file_path = test_file_path(requirement.position + 1, framework)
+    language = "typescript" if framework == "vitest" else "python"
+    errors: list[str] = []
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        request = LLMRequest(
+            model=masterplan.default_model or settings.MGE_MODEL_BY_COMPLEXITY["medium"],
+            system=SYSTEM_PROMPTS[framework],
+            messages=[
+                {"role": "user",
+                 "content": test_prompt(masterplan, requirement, framework, file_path, files,
+                                        errors)}
+            ],
+            max_tokens=settings.MGE_LLM_MAX_TOKENS,
+            purpose="test-generation",
+            masterplan_id=str(masterplan.pk),
+        )  # fmt: skip
+        try:
+            answer = gateway.complete(request)
+        except CallRefused:
+            raise
+        except LLMError as error:
+            logger.warning("acceptance test of R%d from a template: %s", attempt, error)
+            code = template_test(framework, requirement, files)
+            return GeneratedTest(framework, file_path, code, "valid", "", "template", attempt)
+        try:
+            code = extract_code(answer.text, language)
+        except NoCodeBlock as error:
+            errors.append(str(error))
+            continue
+        problem = syntax_error(language, file_path, code)
+        if problem is None:
+            return GeneratedTest(framework, file_path, code, "valid", "", "llm", attempt)
+        errors.append(f"{file_path} does not parse: {problem}")
+    return GeneratedTest(
+        framework, file_path, code if errors and "code" in locals() else "", "invalid",
+        errors[-1], "llm", MAX_ATTEMPTS,
+    )  # fmt: skip
+
+
+def template_test(framework: str, requirement: Requirement, files: Sequence[SourceFile]) -> str:
+    """A stand-in while the LLM is unavailable: the names the requirement mentions exist
+    in the generated code (or, naming none, that every file loads)."""
+    words = set(_WORD.findall(requirement.text))
+    language_files = [
+        file for file in files if (file.language in JS_LANGUAGES) == (framework == "vitest")
+    ]
+    wanted = [(file, name) for file in language_files for name in file.public_names
+              if name in words]  # fmt: skip
+    summary = requirement.text.replace("\n", " ")[:120]
+    number = requirement.position + 1
+    if framework == "vitest":
+        imports = "\n".join(
+            f'import * as m{index} from "../../{PurePosixPath(file.path).with_suffix("")}";'
+            for index, file in enumerate(language_files)
+        )
+        index_of = {file.path: index for index, file in enumerate(language_files)}
+        checks = [f"    expect(m{index_of[file.path]}.{name}).toBeDefined();" for file, name
+                  in wanted] or [f"    expect(m{index}).toBeTruthy();" for index in
+                                 range(len(language_files))]  # fmt: skip
+        return (
+            f"// Template test of R{number} (the LLM was unavailable): it checks only that "
+            "the code it names exists.\n"
+            f'import {{ describe, it, expect }} from "vitest";\n{imports}\n\n'
+            f'describe("R{number}", () => {{\n  it({summary!r}, () => {{\n'
+            + "\n".join(checks or ["    expect(true).toBe(false);"])
+            + "\n  });\n});\n"
+        )
+    modules = [".".join(PurePosixPath(file.path).with_suffix("").parts) for file in language_files]
+    module_of = {file.path: module for file, module in zip(language_files, modules, strict=True)}
+    checks = [f"    assert hasattr(importlib.import_module({module_of[file.path]!r}), {name!r})"
+              for file, name in wanted] or [
+        f"    importlib.import_module({module!r})" for module in modules
+    ] or ["    pytest.fail('no generated Python file to test')"]  # fmt: skip
+    return (
+        f'"""Template test of R{number} (the LLM was unavailable): it checks only that the '
+        'code it names exists."""\n\nimport importlib\n\nimport pytest\n\n\n'
+        f"def test_r{number:02d}_names_exist() -> None:\n"
+        f"    # {summary}\n" + "\n".join(checks) + "\n"
+    )
+
+
+def generate_tests(masterplan_id: object) -> dict[str, int]:
+    """(Re)generate the tests of every requirement; replaces the old ones in one transaction
+    (their results go with them: they tested other code)."""
+    from django.db import transaction
+
+    masterplan = MasterPlan.objects.get(pk=masterplan_id)
+    files = source_files(masterplan)
+    requirements = list(masterplan.requirements.order_by("position"))
+    generated = [(requirement, generate_test(masterplan, requirement, files))
+                 for requirement in requirements]  # fmt: skip
+    with transaction.atomic():
+        AcceptanceTest.objects.filter(masterplan=masterplan).delete()
+        AcceptanceTest.objects.bulk_create(
+            AcceptanceTest(
+                masterplan=masterplan, requirement=requirement, framework=test.framework,
+                file_path=test.file_path, code=test.code, status=test.status,
+                invalid_reason=test.invalid_reason, generated_by=test.generated_by,
+                attempts=test.attempts,
+            )
+            for requirement, test in generated
+        )  # fmt: skip
+    counts = {"generated": len(generated)}
+    for _, test in generated:
+        key = test.generated_by if test.status == "valid" else "invalid"
+        counts[key] = counts.get(key, 0) + 1
+    return counts

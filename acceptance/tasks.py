@@ -1,0 +1,25 @@
+"""RQ entry points of the acceptance app: thin, they take ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from acceptance import pipeline
+from acceptance.generator import generate_tests
+from acceptance.runs import execute_run, run_summary
+
+
+def classify_unclear(masterplan_id: str) -> int:
+    return pipeline.classify_unclear(masterplan_id)
+
+
+def generate(masterplan_id: str) -> dict[str, int]:
+    return generate_tests(masterplan_id)
+
+
+def run(run_id: str) -> dict[str, Any]:
+    return run_summary(execute_run(run_id))
+
+
+def after_wave(wave_id: str) -> dict[str, Any]:
+    return pipeline.after_wave(wave_id)

@@ -1,0 +1,83 @@
+"""From a finished wave to the gate's decision, with the offline provider's tests run in
+the real sandbox by a real RQ worker."""
+
+from __future__ import annotations
+
+import pytest
+
+from acceptance.models import AcceptanceTest, TestResult, TestRun
+from conftest import engine_db
+from execution.control import start_masterplan
+from execution.models import MasterPlan
+
+
+@pytest.fixture
+def acceptance_after_waves(settings, fast_offline):  # type: ignore[no-untyped-def]
+    settings.MGE_ACCEPTANCE_AFTER_WAVES = True
+
+
+@engine_db
+def test_a_plan_whose_tests_pass_ends_completed_after_the_gate(
+    acceptance_after_waves, imported, run_jobs
+):
+    masterplan = imported("slugkit")
+    start_masterplan(masterplan.pk)
+    run_jobs()
+    masterplan.refresh_from_db()
+    assert masterplan.status == MasterPlan.Status.COMPLETED, masterplan.status_reason
+    tests = AcceptanceTest.objects.filter(masterplan=masterplan)
+    assert tests.count() == masterplan.requirements.count() == 7
+    assert set(tests.values_list("generated_by", flat=True)) == {"llm"}
+    runs = TestRun.objects.filter(masterplan=masterplan)
+    assert runs.count() == masterplan.waves.count()  # one run after each wave
+    assert {run.status for run in runs} == {TestRun.Status.FINISHED}
+    assert all(run.isolation.startswith("bwrap") for run in runs)
+    last = runs.order_by("-created_at").first()
+    assert set(last.results.values_list("status", flat=True)) == {"passed"}
+    assert last.wave == masterplan.waves.order_by("-number").first()
+
+
+@engine_db
+def test_a_failing_must_test_ends_the_plan_gate_failed(
+    acceptance_after_waves, imported, run_jobs, monkeypatch
+):
+    masterplan = imported("slugkit")
+    start_masterplan(masterplan.pk)
+    # The tests are generated after the first wave; break one before the last run.
+    from acceptance import generator
+
+    real = generator.generate_test
+
+    def with_a_wrong_expectation(masterplan, requirement, files):  # type: ignore[no-untyped-def]
+        test = real(masterplan, requirement, files)
+        if requirement.position == 0:
+            code = "def test_wrong() -> None:\n    assert 'Déjà Vu' == 'deja-vu'\n"
+            return generator.GeneratedTest(**{**test.__dict__, "code": code})
+        return test
+
+    monkeypatch.setattr(generator, "generate_test", with_a_wrong_expectation)
+    run_jobs()
+    masterplan.refresh_from_db()
+    assert masterplan.status == MasterPlan.Status.GATE_FAILED
+    assert masterplan.status_reason == ("acceptance gate failed: 1 of 5 MUST tests do not pass")
+    failed = TestResult.objects.filter(run__masterplan=masterplan, status="failed").first()
+    assert failed is not None and "AssertionError" in failed.trace + failed.message
+
+
+@engine_db
+def test_enforce_gate_per_wave_stops_after_the_first_wave_that_fails_it(
+    acceptance_after_waves, example_text, run_jobs
+):
+    from execution.actions import import_masterplan
+
+    text = example_text("slugkit").replace(
+        "enforce_gate_per_wave: false", "enforce_gate_per_wave: true"
+    )
+    masterplan = import_masterplan(text)
+    start_masterplan(masterplan.pk)
+    run_jobs()
+    masterplan.refresh_from_db()
+    assert masterplan.status == MasterPlan.Status.GATE_FAILED
+    # Wave 1 alone does not meet every requirement: the later waves never started.
+    assert masterplan.waves.filter(status="pending").exists()
+    assert TestRun.objects.filter(masterplan=masterplan).count() == 1
