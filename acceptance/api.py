@@ -1,19 +1,205 @@
-"""Requirements, read-only (they are created by the masterplan import)."""
+"""Acceptance tests over the API, at the seed's paths under /api/v2/testing/."""
 
 from __future__ import annotations
 
-from rest_framework import serializers, viewsets
+from typing import Any
 
-from acceptance.models import Requirement
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import OuterRef, Subquery
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from redis.exceptions import RedisError
+from rest_framework import serializers, status, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from acceptance.gate import gate_status
+from acceptance.jobs import enqueue
+from acceptance.models import AcceptanceTest, Requirement, TestResult, TestRun
+from acceptance.runs import queue_run, run_summary
+from execution.api.runs import Conflict, ServiceUnavailable, requires
+from execution.models import MasterPlan, Wave
 
 
 class RequirementSerializer(serializers.ModelSerializer):
     class Meta:
         model = Requirement
-        fields = ["id", "masterplan", "text", "priority", "source_line", "position"]
+        fields = ["id", "masterplan", "text", "priority", "classified_by", "flag",
+                  "source_line", "position"]  # fmt: skip
 
 
 class RequirementViewSet(viewsets.ReadOnlyModelViewSet):
+    """Requirements, read-only (the masterplan import creates them)."""
+
     queryset = Requirement.objects.all()
     serializer_class = RequirementSerializer
     filterset_fields = ["masterplan", "priority"]
+
+
+def _queued(function_path: str, *args: Any) -> str:
+    try:
+        return enqueue(function_path, *args)
+    except RedisError as error:
+        raise ServiceUnavailable(f"the job queue (Redis) is not reachable: {error}") from None
+
+
+class GenerateView(APIView):
+    """POST /testing/generate/{masterplan_id} → 202: (re)generate a test per requirement."""
+
+    permission_classes = [IsAuthenticated, requires("execution.run_acceptance_tests")]
+
+    @extend_schema(request=None, responses={202: OpenApiResponse(description="The queued job")})
+    def post(self, request: Request, masterplan_id: str) -> Response:
+        masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
+        if not masterplan.requirements.exists():
+            raise Conflict(
+                f"{masterplan.name} has no requirements to test: add a '## Requirements' "
+                "section (### MUST / ### SHOULD lists) to the document and import it again."
+            )
+        job_id = _queued("acceptance.tasks.generate", str(masterplan.pk))
+        return Response(
+            {"masterplan_id": str(masterplan.pk), "job_id": job_id,
+             "status_url": f"/api/v2/jobs/{job_id}"},
+            status=status.HTTP_202_ACCEPTED,
+        )  # fmt: skip
+
+
+class RunView(APIView):
+    """POST /testing/run/{wave_id} → 202: run every test of the wave's masterplan in one
+    sandboxed batch; the results are recorded against the wave."""
+
+    permission_classes = [IsAuthenticated, requires("execution.run_acceptance_tests")]
+
+    @extend_schema(request=None, responses={202: OpenApiResponse(description="The queued run")})
+    def post(self, request: Request, wave_id: str) -> Response:
+        wave = get_object_or_404(Wave.objects.select_related("masterplan"), pk=wave_id)
+        masterplan = wave.masterplan
+        if not AcceptanceTest.objects.filter(masterplan=masterplan).exists():
+            raise Conflict(
+                f"{masterplan.name} has no acceptance tests yet: generate them first "
+                f"(POST /api/v2/testing/generate/{masterplan.pk})."
+            )
+        busy = masterplan.test_runs.filter(
+            status__in=[TestRun.Status.QUEUED, TestRun.Status.RUNNING]
+        ).first()
+        if busy:
+            raise Conflict(f"a test run of {masterplan.name} is already {busy.status}: {busy.pk}")
+        run = queue_run(masterplan, wave)
+        run.job_id = _queued("acceptance.tasks.run", str(run.pk))
+        run.save(update_fields=["job_id"])
+        return Response(
+            {
+                **run_summary(run),
+                "job_id": run.job_id,
+                "status_url": f"/api/v2/testing/runs/{run.pk}",
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class RunDetailView(APIView):
+    """GET /testing/runs/{run_id}: the run's state and summary."""
+
+    permission_classes = [IsAuthenticated, requires("execution.view_masterplan")]
+
+    @extend_schema(
+        responses={200: OpenApiResponse(description="total_tests, passed, failed, rates")}
+    )
+    def get(self, request: Request, run_id: str) -> Response:
+        return Response(run_summary(get_object_or_404(TestRun, pk=run_id)))
+
+
+class TestResultSerializer(serializers.ModelSerializer):
+    requirement = serializers.UUIDField(source="test.requirement_id")
+    priority = serializers.CharField(source="test.requirement.priority")
+    requirement_text = serializers.CharField(source="test.requirement.text")
+    file_path = serializers.CharField(source="test.file_path")
+    wave_number = serializers.IntegerField(source="wave.number", allow_null=True, default=None)
+
+    class Meta:
+        model = TestResult
+        fields = ["id", "run", "test", "requirement", "priority", "requirement_text", "file_path",
+                  "wave", "wave_number", "status", "duration_s", "message", "trace",
+                  "created_at"]  # fmt: skip
+
+
+FILTERS = {
+    "status": TestResult.Status.values,
+    "priority": Requirement.Priority.values,
+}
+
+
+class ResultsView(ListAPIView):
+    """GET /testing/results/{masterplan_id}: every result, newest first, paginated;
+    `?status=`, `?priority=`, `?wave=<wave number or id>`, `?latest=true` (each test's
+    latest result only)."""
+
+    permission_classes = [IsAuthenticated, requires("execution.view_masterplan")]
+    serializer_class = TestResultSerializer
+    filter_backends: list[type] = []
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", enum=TestResult.Status.values),
+            OpenApiParameter("priority", enum=Requirement.Priority.values),
+            OpenApiParameter("wave", str, description="wave number or id"),
+            OpenApiParameter("latest", bool),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        masterplan = get_object_or_404(MasterPlan, pk=self.kwargs["masterplan_id"])
+        results = TestResult.objects.filter(run__masterplan=masterplan).select_related(
+            "test__requirement", "wave"
+        )
+        params = self.request.query_params
+        problems = {
+            name: f"{params[name]!r} is not one of {', '.join(allowed)}"
+            for name, allowed in FILTERS.items()
+            if name in params and params[name] not in allowed
+        }
+        if problems:
+            raise ValidationError(problems)
+        if "status" in params:
+            results = results.filter(status=params["status"])
+        if "priority" in params:
+            results = results.filter(test__requirement__priority=params["priority"])
+        if "wave" in params:
+            results = results.filter(**_wave_filter(params["wave"], masterplan))
+        if params.get("latest", "").lower() in ("1", "true", "yes"):
+            newest = TestResult.objects.filter(test=OuterRef("test")).order_by("-created_at")
+            results = results.filter(pk=Subquery(newest.values("pk")[:1]))
+            return results.order_by("test__requirement__position")
+        return results.order_by("-created_at", "test__requirement__position")
+
+
+def _wave_filter(value: str, masterplan: MasterPlan) -> dict[str, Any]:
+    if value.isdigit():
+        return {"wave__number": int(value)}
+    try:
+        wave = masterplan.waves.get(pk=value)
+    except (Wave.DoesNotExist, DjangoValidationError):
+        raise ValidationError(
+            {"wave": f"{value!r} is neither a wave number nor the id of a wave of this plan"}
+        ) from None
+    return {"wave": wave}
+
+
+class GateStatusView(APIView):
+    """GET /testing/gate-status/{masterplan_id}: passed iff every MUST test passes and at
+    least 95 % of the SHOULD tests pass, on each test's latest result."""
+
+    permission_classes = [IsAuthenticated, requires("execution.view_masterplan")]
+
+    @extend_schema(responses={200: OpenApiResponse(description="gate_passed, rates, blocking")})
+    def get(self, request: Request, masterplan_id: str) -> Response:
+        masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
+        return Response(
+            {"masterplan_id": str(masterplan.pk), **gate_status(masterplan.pk).as_json()}
+        )

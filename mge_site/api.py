@@ -6,7 +6,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from acceptance.api import RequirementViewSet
+from acceptance.api import (
+    GateStatusView,
+    GenerateView,
+    RequirementViewSet,
+    ResultsView,
+    RunDetailView,
+    RunView,
+)
 from budget.api import BudgetView, ConfirmationCodeView, OverrideView
 from execution import control
 from execution.api.masterplans import (
@@ -63,6 +70,15 @@ urlpatterns = [
         "execution/budget/<uuid:masterplan_id>/codes",
         ConfirmationCodeView.as_view(),
         name="budget-codes",
+    ),
+    path("testing/generate/<uuid:masterplan_id>", GenerateView.as_view(), name="testing-generate"),
+    path("testing/run/<uuid:wave_id>", RunView.as_view(), name="testing-run"),
+    path("testing/runs/<uuid:run_id>", RunDetailView.as_view(), name="testing-run-detail"),
+    path("testing/results/<uuid:masterplan_id>", ResultsView.as_view(), name="testing-results"),
+    path(
+        "testing/gate-status/<uuid:masterplan_id>",
+        GateStatusView.as_view(),
+        name="testing-gate-status",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
