@@ -9,6 +9,7 @@ from mge_site.health import healthz
 urlpatterns = [
     path("", include("execution.urls")),
     path("", include("budget.urls")),
+    path("", include("acceptance.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from acceptance import views
+
+app_name = "acceptance"
+
+urlpatterns = [
+    path(
+        "masterplans/<uuid:masterplan_id>/acceptance/",
+        views.masterplan_acceptance,
+        name="masterplan-acceptance",
+    ),
+    path(
+        "masterplans/<uuid:masterplan_id>/acceptance/generate/",
+        views.generate,
+        name="generate",
+    ),
+    path("masterplans/<uuid:masterplan_id>/acceptance/run/", views.run, name="run"),
+]
