@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+JS := acceptance/js
 
-.PHONY: run test bench lint format system-deps clean
+.PHONY: run test bench lint format system-deps sandbox-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,22 +18,41 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.runtime-installed $@
 
+# Vitest, for the generated TypeScript/JavaScript acceptance tests: `npm ci` again only when
+# the lock file changes. Without npm those tests report that Node.js is missing.
+$(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd $(JS) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else \
+	  echo "npm not found: TypeScript/JavaScript acceptance tests cannot run (install Node.js >= 20.19)"; \
+	fi
+
 ## run: install, migrate, load the examples and start web + worker + scheduler
-run: $(VENV)/.runtime-installed
+run: $(VENV)/.runtime-installed $(JS)/node_modules/.installed sandbox-deps
 	$(BIN)/python -m mge_site.launcher
 
+## sandbox-deps: bubblewrap, the sandbox of the acceptance tests (without it, and without
+## unshare, test runs are refused and say so)
+sandbox-deps:
+	@if ! command -v bwrap >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Debian package: bubblewrap"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null; \
+	fi
+
 ## test: install dev deps and run lint + every test (PostgreSQL and Redis on 127.0.0.1)
-test: $(VENV)/.dev-installed system-deps
+test: $(VENV)/.dev-installed $(JS)/node_modules/.installed system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 ## system-deps: Debian packages the tests drive: chromium (Playwright's browser, not its
-## own download) and prometheus (promtool checks the alert rules)
+## own download), prometheus (promtool checks the alert rules) and bubblewrap (the
+## acceptance tests' sandbox)
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "Installing Debian packages:$$missing"; \
@@ -51,7 +71,7 @@ format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var $(JS)/node_modules
 
 ## bench: every benchmark in benchmarks/, one figure per line (PostgreSQL + Redis on 127.0.0.1)
 bench: $(VENV)/.dev-installed
