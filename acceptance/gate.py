@@ -7,11 +7,14 @@ tests at all is a failed gate, never a pass by division by zero.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 
+from acceptance.imports import imported_files
 from acceptance.models import AcceptanceTest, Requirement, TestResult
 
 SHOULD_PASS_PCT = 95
@@ -87,23 +90,64 @@ def _outcome(test: AcceptanceTest | None, latest: str | None, message: str) -> t
 
 
 def gate_status(masterplan_id: object) -> GateStatus:
+    return gate_statuses([masterplan_id])[masterplan_id]
+
+
+def wave_gate_status(masterplan_id: object, written: set[str], planned: set[str]) -> GateStatus:
+    """The gate after a wave: only the requirements whose test imports no file that is
+    still to be written (`planned` − `written`) count yet; the rest are not due."""
+    pending = planned - written
+    requirements = _annotated(Requirement.objects.filter(masterplan_id=masterplan_id))
+    due, not_due = [], 0
+    for requirement in requirements:
+        test = getattr(requirement, "acceptance_test", None)
+        if test is not None and imported_files(test.code, test.framework, test.file_path,
+                                               pending):  # fmt: skip
+            not_due += 1
+        else:
+            due.append(requirement)
+    gate = _gate(due)
+    if not due and not_due:
+        reason = f"no requirement can be tested yet ({not_due} wait for later waves)"
+        return GateStatus(True, True, 0, 0, 0, 0, reason)
+    if not_due:
+        gate = dataclasses.replace(
+            gate, reason=f"{gate.reason} ({not_due} requirements wait for later waves)"
+        )
+    return gate
+
+
+def gate_statuses(masterplan_ids: Sequence[object]) -> dict[object, GateStatus]:
+    """The gates of several plans in one query (a list page shows one per row)."""
+    requirements = _annotated(Requirement.objects.filter(masterplan_id__in=masterplan_ids))
+    by_plan: dict[object, list[Requirement]] = {pk: [] for pk in masterplan_ids}
+    key_of = {str(pk): pk for pk in masterplan_ids}  # the ids may come as UUIDs or as text
+    for requirement in requirements:
+        by_plan[key_of[str(requirement.masterplan_id)]].append(requirement)
+    return {pk: _gate(listed) for pk, listed in by_plan.items()}
+
+
+def _annotated(requirements: QuerySet[Requirement]) -> QuerySet[Requirement]:
+    """With each one's test and the status and message of that test's latest result."""
     latest = TestResult.objects.filter(test=OuterRef("acceptance_test")).order_by("-created_at")
-    requirements = (
-        Requirement.objects.filter(masterplan_id=masterplan_id)
-        .select_related("acceptance_test")
+    return (
+        requirements.select_related("acceptance_test")
         .annotate(
             latest_status=Subquery(latest.values("status")[:1]),
             latest_message=Subquery(latest.values("message")[:1]),
         )
-        .order_by("position")
+        .order_by("masterplan_id", "position")
     )
+
+
+def _gate(requirements: list[Requirement]) -> GateStatus:
     counts = {"must": [0, 0], "should": [0, 0]}
     blocking = []
     for requirement in requirements:
         test = getattr(requirement, "acceptance_test", None)
         status, why = _outcome(
             test,
-            requirement.latest_status,
+            requirement.latest_status,  # type: ignore[attr-defined]
             requirement.latest_message or "",  # type: ignore[attr-defined]
         )
         counts[requirement.priority][0] += 1

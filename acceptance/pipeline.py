@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from acceptance.classifier import classify_with_llm
-from acceptance.gate import gate_status
+from acceptance.gate import GateStatus, gate_status, wave_gate_status
 from acceptance.generator import generate_tests
 from acceptance.models import AcceptanceTest, Requirement
 from acceptance.runs import execute_run, queue_run, run_summary
@@ -48,27 +48,36 @@ def after_wave(wave_id: object) -> dict[str, Any]:
     if not AcceptanceTest.objects.filter(masterplan=masterplan).exists():
         generate_tests(masterplan.pk)
     run = execute_run(queue_run(masterplan, wave).pk)
-    gate = gate_status(masterplan.pk)
-    decision = _decide(masterplan.pk, gate.gate_passed, gate.reason)
-    return {**run_summary(run), "gate_passed": gate.gate_passed, "decision": decision}
+    decision, gate = _decide(masterplan.pk)
+    return {**run_summary(run), "gate_passed": gate.gate_passed, "gate_reason": gate.reason,
+            "decision": decision}  # fmt: skip
 
 
-def _decide(masterplan_id: object, gate_passed: bool, reason: str) -> str:
+def _decide(masterplan_id: object) -> tuple[str, GateStatus]:
+    """At the end the gate over every requirement decides; after an earlier wave (with
+    `enforce_gate_per_wave`) only the requirements whose code has been written count."""
     with transaction.atomic():
         masterplan = MasterPlan.objects.select_for_update().get(pk=masterplan_id)
+        atoms = list(masterplan.atoms.values_list("file_path", "status"))
+        last = all(status in Atom.TERMINAL_STATUSES for _, status in atoms) and (
+            engine.open_wave(masterplan) is None
+        )
+        if last:
+            gate = gate_status(masterplan_id)
+        else:
+            written = {path for path, status in atoms if status == Atom.Status.COMPLETED}
+            gate = wave_gate_status(masterplan_id, written, {path for path, _ in atoms})
         if masterplan.status != MasterPlan.Status.RUNNING:
-            return f"none: the plan is {masterplan.status}"
-        every_atom_done = not masterplan.atoms.exclude(status__in=Atom.TERMINAL_STATUSES).exists()
-        last = every_atom_done and engine.open_wave(masterplan) is None
+            return f"none: the plan is {masterplan.status}", gate
         enforce = bool(masterplan.options.get("enforce_gate_per_wave"))
-        if not gate_passed and (last or enforce):
+        if not gate.gate_passed and (last or enforce):
             masterplan.status = MasterPlan.Status.GATE_FAILED
-            masterplan.status_reason = f"acceptance gate failed: {reason}"
+            masterplan.status_reason = f"acceptance gate failed: {gate.reason}"
             masterplan.finished_at = timezone.now()
             masterplan.save(update_fields=["status", "status_reason", "finished_at", "updated_at"])
-            return "gate_failed"
+            return "gate_failed", gate
     if last or enforce:
         # The engine held the plan for this decision: let it go on (or end) as usual.
         engine.advance_masterplan(masterplan_id, gate_decided=True)
-        return "advanced"
-    return "none: the gate decides at the end"
+        return "advanced", gate
+    return "none: the gate decides at the end", gate

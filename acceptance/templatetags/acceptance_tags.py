@@ -4,13 +4,20 @@ from typing import Any
 
 from django import template
 
-from acceptance.gate import gate_status
+from acceptance.gate import gate_statuses
 from execution.models import MasterPlan
 
 register = template.Library()
 
 
-@register.inclusion_tag("acceptance/_gate_badge.html")
-def gate_badge(masterplan: MasterPlan) -> dict[str, Any]:
-    """The release gate of a plan: passed, or blocked with the reason."""
-    return {"masterplan": masterplan, "gate": gate_status(masterplan.pk)}
+@register.inclusion_tag("acceptance/_gate_badge.html", takes_context=True)
+def gate_badge(context: template.Context, masterplan: MasterPlan) -> dict[str, Any]:
+    """The release gate of a plan: passed, or blocked with the reason.
+
+    On a page listing `masterplans`, the first badge reads every plan's gate at once.
+    """
+    cache = context.render_context.setdefault("gate_statuses", {})
+    if masterplan.pk not in cache:
+        listed = [plan.pk for plan in context.get("masterplans") or []]
+        cache.update(gate_statuses(listed if masterplan.pk in listed else [masterplan.pk]))
+    return {"masterplan": masterplan, "gate": cache[masterplan.pk]}

@@ -117,3 +117,42 @@ def test_only_the_latest_result_of_each_test_counts():
     assert gate_status(masterplan.pk).gate_passed
     with_results(masterplan, {0: "failed"})
     assert not gate_status(masterplan.pk).gate_passed
+
+
+def test_a_test_imports_the_generated_files_it_names_and_their_packages():
+    from acceptance.imports import imported_files
+
+    files = {"pkg/__init__.py", "pkg/a.py", "pkg/b.py", "src/bus.ts", "client/parse.js"}
+    python = "import json\nfrom pkg.a import a\nimport pkg.b as b\nfrom . import local\n"
+    assert imported_files(python, "pytest", "tests/acceptance/test_r01.py", files) == {
+        "pkg/__init__.py",
+        "pkg/a.py",
+        "pkg/b.py",
+    }
+    typescript = (
+        'import { describe } from "vitest";\nimport { createBus } from "../../src/bus";\n'
+        'import { parse } from "../../client/parse.js";\n'
+    )
+    assert imported_files(typescript, "vitest", "tests/acceptance/r01.test.ts", files) == {
+        "src/bus.ts",
+        "client/parse.js",
+    }
+
+
+@pytest.mark.django_db
+def test_after_a_wave_only_requirements_whose_code_is_written_count():
+    from acceptance.gate import wave_gate_status
+
+    masterplan = plan_with(2, 0)
+    with_results(masterplan, {0: "passed", 1: "failed"})
+    AcceptanceTest.objects.filter(requirement__position=1).update(code="from pkg.b import b\n")
+    planned = {"pkg/a.py", "pkg/b.py"}
+    early = wave_gate_status(masterplan.pk, written={"pkg/a.py"}, planned=planned)
+    assert early.gate_passed and early.must_total == 1
+    assert early.reason.endswith("(1 requirements wait for later waves)")
+    later = wave_gate_status(masterplan.pk, written=planned, planned=planned)
+    assert not later.gate_passed and later.reason == "1 of 2 MUST tests do not pass"
+    AcceptanceTest.objects.filter(requirement__position=0).update(code="import pkg.b\n")
+    nothing_due = wave_gate_status(masterplan.pk, written=set(), planned=planned)
+    assert nothing_due.gate_passed
+    assert nothing_due.reason == "no requirement can be tested yet (2 wait for later waves)"

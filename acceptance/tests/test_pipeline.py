@@ -65,9 +65,11 @@ def test_a_failing_must_test_ends_the_plan_gate_failed(
 
 
 @engine_db
-def test_enforce_gate_per_wave_stops_after_the_first_wave_that_fails_it(
+def test_per_wave_gates_count_only_requirements_whose_code_is_written(
     acceptance_after_waves, example_text, run_jobs
 ):
+    """slugkit's tests import the package, whose __init__ comes last: no requirement is due
+    before the last wave, so enforcing the gate per wave does not stop the plan early."""
     from execution.actions import import_masterplan
 
     text = example_text("slugkit").replace(
@@ -77,7 +79,52 @@ def test_enforce_gate_per_wave_stops_after_the_first_wave_that_fails_it(
     start_masterplan(masterplan.pk)
     run_jobs()
     masterplan.refresh_from_db()
+    assert masterplan.status == MasterPlan.Status.COMPLETED, masterplan.status_reason
+    assert TestRun.objects.filter(masterplan=masterplan).count() == masterplan.waves.count()
+
+
+@engine_db
+def test_typescript_plans_get_vitest_tests_run_in_the_sandbox(
+    acceptance_after_waves, imported, run_jobs
+):
+    masterplan = imported("typed-event-bus")
+    start_masterplan(masterplan.pk)
+    run_jobs()
+    masterplan.refresh_from_db()
+    assert masterplan.status == MasterPlan.Status.COMPLETED, masterplan.status_reason
+    assert set(
+        AcceptanceTest.objects.filter(masterplan=masterplan).values_list("framework", flat=True)
+    ) == {"vitest"}
+    last = TestRun.objects.filter(masterplan=masterplan).order_by("-created_at").first()
+    assert last.results.count() == 6
+    assert set(last.results.values_list("status", flat=True)) == {"passed"}
+
+
+@engine_db
+def test_a_real_defect_in_generated_code_blocks_the_release(
+    acceptance_after_waves, imported, run_jobs
+):
+    """inventory-service's canned code records a refused withdrawal of an unknown SKU (its
+    defaultdict grows on a read): R1's test catches it, in a plan with pytest and Vitest,
+    and the per-wave gate stops the plan."""
+    masterplan = imported("inventory-service")  # enforce_gate_per_wave: true
+    start_masterplan(masterplan.pk)
+    run_jobs()
+    masterplan.refresh_from_db()
     assert masterplan.status == MasterPlan.Status.GATE_FAILED
-    # Wave 1 alone does not meet every requirement: the later waves never started.
-    assert masterplan.waves.filter(status="pending").exists()
-    assert TestRun.objects.filter(masterplan=masterplan).count() == 1
+    assert masterplan.status_reason == "acceptance gate failed: 1 of 4 MUST tests do not pass"
+    # After wave 1 the code of R1 was not written yet (not due); after wave 2 it failed,
+    # and wave 3 never started.
+    assert list(masterplan.waves.values_list("number", "status")) == [
+        (1, "completed"),
+        (2, "completed"),
+        (3, "pending"),
+    ]
+    runs = TestRun.objects.filter(masterplan=masterplan).order_by("created_at")
+    assert [run.wave.number for run in runs] == [1, 2]
+    last = runs.last()
+    frameworks = set(last.results.values_list("test__framework", flat=True))
+    assert frameworks == {"pytest", "vitest"}
+    failed = last.results.get(status="failed")
+    assert failed.test.requirement.position == 0
+    assert "ghost" in failed.message + failed.trace

@@ -113,7 +113,10 @@ def test_the_hard_cap_pauses_and_an_override_lets_the_rest_complete(
     levels = sorted(
         BudgetAlert.objects.filter(masterplan=masterplan).values_list("level", flat=True)
     )
-    assert levels == ["critical", "warning"]  # the soft cap (70 %) was crossed on the way
+    # The soft cap (70 %) warns when spending crossed it before the pause (how close to the
+    # hard cap the pause lands depends on the calls in flight when the room ran out).
+    crossed = spent >= masterplan.budget_soft_cap_usd
+    assert levels == (["critical", "warning"] if crossed else ["critical"])
 
     client = api_client_for(approver)
     url = f"/api/v2/execution/budget/{masterplan.pk}"

@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from execution.llm.offline import OfflineResponder, atom_prompt_of
-from execution.llm.types import LLMError
+from execution.llm.offline import OfflineResponder, atom_prompt_of, estimate_tokens
+from execution.llm.types import LLMError, Usage
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -158,12 +158,23 @@ class StubServer:
         if status is not None:
             return _error(status, f"injected {status}", self.config.fault_retry_after_ms)
         system = body.get("system") or ""
-        try:
-            text, usage = self.responder.answer(system if isinstance(system, str) else "", messages)
-        except LLMError as error:  # nothing stored for it: a final 400, as the API answers
-            return _error(error.status_code or 400, str(error))
-        if text_override is not None:
+        if text_override is not None and prompt is None:
+            # A scripted answer to a request that is no atom's (a classification, a test):
+            # the responder may have nothing stored for it.
             text = text_override
+            usage = Usage(
+                input_tokens=estimate_tokens(json.dumps(messages)),
+                output_tokens=estimate_tokens(text),
+            )
+        else:
+            try:
+                text, usage = self.responder.answer(
+                    system if isinstance(system, str) else "", messages
+                )
+            except LLMError as error:  # nothing stored for it: a final 400, as the API answers
+                return _error(error.status_code or 400, str(error))
+            if text_override is not None:
+                text = text_override
         return (
             200,
             {
