@@ -89,10 +89,15 @@ def main() -> None:
         time.sleep(3)  # workers and stub up
         started = time.monotonic()
         start_masterplan(masterplan.pk)
+        deadline = started + 600
         while True:
             masterplan.refresh_from_db()
             if masterplan.status != MasterPlan.Status.RUNNING:
                 break
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"the plan did not finish in 10 minutes: {masterplan.status_reason}"
+                )
             time.sleep(0.05)
         makespan = time.monotonic() - started
     finally:

@@ -148,6 +148,10 @@ def percentile(samples: Sequence[float], share: float) -> float | None:
     return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
 
 
+_freed_here = threading.Condition()
+"""Notified when a thread of this process gives a slot back."""
+
+
 class ConcurrencyLimiter:
     def __init__(self, pool: str = "llm") -> None:
         self.client = shared_redis()
@@ -180,7 +184,10 @@ class ConcurrencyLimiter:
         try:
             delay = 0.005
             while True:
-                time.sleep(delay * random.uniform(0.5, 1.5))
+                # A slot given back in this process wakes one waiter at once; slots freed
+                # by other processes are found by polling, backing off with jitter.
+                with _freed_here:
+                    _freed_here.wait(delay * random.uniform(0.5, 1.5))
                 slot = self.try_acquire()
                 if slot:
                     return slot
@@ -197,6 +204,8 @@ class ConcurrencyLimiter:
                   settings.MGE_CONCURRENCY_INITIAL, "" if llm_ms is None else round(llm_ms, 1),
                   SAMPLES_KEPT],
         )  # fmt: skip
+        with _freed_here:
+            _freed_here.notify()
         if grown:
             self._log(grown - 1, int(grown), "calls succeed at high use: probing upwards", "probe")
 

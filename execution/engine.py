@@ -128,12 +128,15 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
     atoms = Atom.objects.select_related("masterplan").in_bulk(atom_ids)
     contexts = _context_files(atom_ids)
     connection.close()
-    # Enough threads for the most the shared limit may grow to (split over the shards):
-    # each waits for its turn in the ramp-up, then for a slot of the limit, and claims its
-    # atom only then, so an atom is running only once it can start and a pause still
+    # Threads for up to twice the shared limit of now (split over the shards), so the job
+    # can follow the limit as it grows, without hundreds of threads queueing for slots
+    # under a low one. Each waits for its turn in the ramp-up, then for a slot, and claims
+    # its atom only then: an atom is running only once it can start, and a pause still
     # stops the rest. The limiter bounds what is in flight across every worker.
-    limit = max(1, math.ceil(ConcurrencyLimiter().limit() / shards))
-    threads = max(1, min(len(atom_ids), math.ceil(settings.MGE_CONCURRENCY_MAX / shards)))
+    current = ConcurrencyLimiter().limit()
+    limit = max(1, math.ceil(current / shards))
+    room = min(settings.MGE_CONCURRENCY_MAX, 2 * current)
+    threads = max(1, min(len(atom_ids), math.ceil(room / shards)))
     ramp_up = RampUp.from_settings(len(atom_ids), shards)
     outcomes: dict[str, int] = {}
     with (

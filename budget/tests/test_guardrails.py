@@ -147,6 +147,7 @@ def test_200_concurrent_calls_never_overshoot_and_none_is_lost(
 ):
     settings.MGE_CONCURRENCY_INITIAL = 200
     settings.MGE_WAVE_SHARD_SIZE = 200
+    settings.MGE_RAMP_UP_MIN_ATOMS = 200  # the whole wave at once: the race under test
     stub_server.configure(latency_ms=50)
     probe = import_masterplan(independent_atoms(1, hard_cap="1"))
     start_masterplan(probe.pk)

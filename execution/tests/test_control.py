@@ -114,10 +114,13 @@ def test_pause_before_the_worker_runs_admits_no_atom_and_resume_finishes(
 def test_pause_mid_wave_lets_in_flight_atoms_finish_and_starts_no_new_one(
     imported, stub_server, run_jobs, settings
 ):
-    settings.MGE_CONCURRENCY_INITIAL = 1  # one atom at a time: a pause lands between atoms
+    # One atom at a time (pinned: successes would otherwise probe the limit upwards), so a
+    # pause lands between atoms.
+    settings.MGE_CONCURRENCY_MIN = settings.MGE_CONCURRENCY_INITIAL = 1
+    settings.MGE_CONCURRENCY_MAX = 1
     # Long enough that the pause lands while the second atom is still in its call, even on
     # a loaded machine (the next atom takes the slot as soon as a call ends).
-    stub_server.configure(latency_ms=1000)
+    stub_server.configure(latency_ms=600)
     masterplan = imported("inventory-service")  # wave 1: five independent atoms
     start_masterplan(masterplan.pk)
 
