@@ -59,7 +59,7 @@ class AcceptanceTest(models.Model):
         INVALID = "invalid", "invalid (failed the syntax check; counted as failed)"
 
     class GeneratedBy(models.TextChoices):
-        LLM = "llm"
+        LLM = "llm", "LLM"
         TEMPLATE = "template", "template (the LLM was unavailable)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

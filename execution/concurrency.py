@@ -238,13 +238,15 @@ class ConcurrencyLimiter:
         self, previous: int, limit: int, reason: str, kind: str, *, merge: bool = False
     ) -> None:
         """An entry of the adjustment log; `merge` folds it into the newest entry of the
-        same kind (a burst of 429s, a run of probes), keeping where that one started."""
+        same kind (a burst of 429s, a run of probes, the same "idle" again and again),
+        keeping where that one started."""
         now = timezone.now()
         entry = {"at": now.isoformat(), "from": previous, "to": limit, "reason": reason,
                  "kind": kind}  # fmt: skip
         newest = self.client.lindex(self._key("adjustments"), 0)
         head = json.loads(newest) if newest else None
-        if head and head["kind"] == kind and (merge or kind == "probe"):
+        unchanged = limit == previous and head is not None and head["from"] == head["to"]
+        if head and head["kind"] == kind and (merge or kind == "probe" or unchanged):
             entry["from"] = head["from"]
             self.client.lset(self._key("adjustments"), 0, json.dumps(entry))
         else:

@@ -63,3 +63,14 @@ def test_an_empty_chart_draws_nothing_and_keeps_its_axes():
     chart = time_chart({"limit": []}, start=now - 3600, end=now, step_lines=frozenset({"limit"}))
     assert chart.lines["limit"] == ""
     assert len(chart.x_ticks) == 4
+
+
+@pytest.mark.django_db
+def test_the_same_unchanged_adjustment_again_is_one_log_entry():
+    limiter = ConcurrencyLimiter()
+    for _ in range(3):
+        limiter.adjust()  # nothing in flight: "idle", no change
+    limiter.set_limit(50, "test")
+    limiter.adjust()
+    kinds = [entry["kind"] for entry in limiter.stats()["adjustments"]]
+    assert kinds == ["idle", "manual", "idle"]
