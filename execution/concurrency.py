@@ -25,6 +25,7 @@ import random
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -148,8 +149,30 @@ def percentile(samples: Sequence[float], share: float) -> float | None:
     return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
 
 
-_freed_here = threading.Condition()
-"""Notified when a thread of this process gives a slot back."""
+class _LocalWaiters:
+    """The threads of this process waiting for a slot, woken one per slot given back here.
+    Each waits on its own event: one shared condition made every timeout a lock fight."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: deque[threading.Event] = deque()
+
+    def wait(self, timeout: float) -> None:
+        event = threading.Event()
+        with self._lock:
+            self._queue.append(event)
+        event.wait(timeout)
+        with self._lock:
+            if event in self._queue:
+                self._queue.remove(event)
+
+    def wake_one(self) -> None:
+        with self._lock:
+            if self._queue:
+                self._queue.popleft().set()
+
+
+_freed_here = _LocalWaiters()
 
 
 class ConcurrencyLimiter:
@@ -186,8 +209,7 @@ class ConcurrencyLimiter:
             while True:
                 # A slot given back in this process wakes one waiter at once; slots freed
                 # by other processes are found by polling, backing off with jitter.
-                with _freed_here:
-                    _freed_here.wait(delay * random.uniform(0.5, 1.5))
+                _freed_here.wait(delay * random.uniform(0.5, 1.5))
                 slot = self.try_acquire()
                 if slot:
                     return slot
@@ -204,8 +226,7 @@ class ConcurrencyLimiter:
                   settings.MGE_CONCURRENCY_INITIAL, "" if llm_ms is None else round(llm_ms, 1),
                   SAMPLES_KEPT],
         )  # fmt: skip
-        with _freed_here:
-            _freed_here.notify()
+        _freed_here.wake_one()
         if grown:
             self._log(grown - 1, int(grown), "calls succeed at high use: probing upwards", "probe")
 
