@@ -10,6 +10,7 @@ from execution.masterplan_format import (
     MilestoneSpec,
     PhaseSpec,
     TaskSpec,
+    parse_masterplan,
 )
 from execution.masterplan_render import render_masterplan, strip_plan_section
 from execution.models import Atom, AtomDependency, MasterPlan, Milestone, Phase, Task
@@ -59,6 +60,11 @@ def export_masterplan(masterplan: MasterPlan) -> str:
             for phase in phases
         ],
         body="",
+        # Requirements live in the imported text, not in this app's rows (the acceptance
+        # app owns them): those of the front matter are carried over from there.
+        front_matter_requirements=parse_masterplan(
+            masterplan.description
+        ).front_matter_requirements,
     )
     prose = strip_plan_section(_body_of(masterplan.description))
     return render_masterplan(document, prose)

@@ -13,6 +13,7 @@ from execution.masterplan_format import (
     AtomSpec,
     MasterPlanDocument,
     PhaseSpec,
+    RequirementSpec,
 )
 
 
@@ -55,10 +56,23 @@ def render_masterplan(document: MasterPlanDocument, prose: str) -> str:
     }
     if document.options:
         meta["options"] = dict(document.options)
+    if document.front_matter_requirements is not None:
+        meta["requirements"] = _requirements_data(document.front_matter_requirements)
     plan = {"phases": [_phase_data(phase) for phase in document.phases]}
     return (
         f"---\n{_dump(meta)}---\n{prose.rstrip()}\n\n{PLAN_HEADING}\n\n```yaml\n{_dump(plan)}```\n"
     )
+
+
+def _requirements_data(requirements: list[RequirementSpec]) -> list[str] | dict[str, list[str]]:
+    """The front matter's `requirements` in the form it was written: lists by class when a
+    class was given, else one plain list."""
+    if any(requirement.listed_as for requirement in requirements):
+        by_class: dict[str, list[str]] = {}
+        for requirement in requirements:
+            by_class.setdefault(requirement.listed_as or "must", []).append(requirement.text)
+        return by_class
+    return [requirement.text for requirement in requirements]
 
 
 def strip_plan_section(body: str) -> str:

@@ -231,3 +231,25 @@ def test_a_failing_import_hook_rolls_back_everything(example_text):
     with pytest.raises(MasterPlanFormatError, match="use '### MUST' or '### SHOULD'"):
         import_masterplan(document)
     assert domain_row_counts() == NO_ROWS
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "requirements",
+    [
+        "requirements:\n  must:\n    - The API MUST answer in JSON\n"
+        "  should:\n    - Pages load fast\n",
+        "requirements:\n  - The API MUST answer in JSON\n  - Errors SHOULD name the field\n",
+    ],
+)
+def test_front_matter_requirements_survive_an_export_round_trip(requirements):
+    from execution.tests.test_masterplan_format import MINIMAL
+
+    text = MINIMAL.replace("name: tiny\n", f"name: tiny\n{requirements}")
+    first = import_masterplan(text)
+    second = import_masterplan(export_masterplan(first))
+
+    def listed(masterplan: MasterPlan) -> list[tuple[str, str]]:
+        return list(masterplan.requirements.values_list("text", "priority"))
+
+    assert listed(second) == listed(first) and len(listed(first)) == 2
