@@ -17,6 +17,7 @@ from acceptance.models import AcceptanceTest, Requirement
 from acceptance.runs import execute_run, queue_run, run_summary
 from execution import engine
 from execution.models import Atom, MasterPlan, Wave
+from mge_site.redis_connection import get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,11 @@ def after_wave(wave_id: object) -> dict[str, Any]:
     and after the last wave it decides how the plan ends."""
     wave = Wave.objects.select_related("masterplan").get(pk=wave_id)
     masterplan = wave.masterplan
-    if not AcceptanceTest.objects.filter(masterplan=masterplan).exists():
-        generate_tests(masterplan.pk)
+    # The jobs of two waves may run at once on two workers: one writes the tests (and pays
+    # for them), the other waits for it and finds them.
+    with get_redis().lock(f"mge:acceptance:generate:{masterplan.pk}", timeout=3600):
+        if not AcceptanceTest.objects.filter(masterplan=masterplan).exists():
+            generate_tests(masterplan.pk)
     run = execute_run(queue_run(masterplan, wave).pk)
     decision, gate = _decide(masterplan.pk)
     return {**run_summary(run), "gate_passed": gate.gate_passed, "gate_reason": gate.reason,

@@ -14,7 +14,7 @@ from acceptance.gate import gate_status
 from acceptance.jobs import enqueue
 from acceptance.models import AcceptanceTest, Requirement, TestResult, TestRun
 from acceptance.runs import queue_run, run_summary
-from execution.models import MasterPlan, Wave
+from execution.models import Atom, MasterPlan, Wave
 
 ACTIVE_RUNS = [TestRun.Status.QUEUED, TestRun.Status.RUNNING]
 
@@ -66,6 +66,8 @@ def generate(request: HttpRequest, masterplan_id: str) -> HttpResponse:
     masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
     if not masterplan.requirements.exists():
         messages.error(request, "This masterplan has no requirements to write tests for.")
+    elif not masterplan.atoms.filter(status=Atom.Status.COMPLETED).exists():
+        messages.error(request, "No code has been generated yet: start the masterplan first.")
     else:
         try:
             enqueue("acceptance.tasks.generate", str(masterplan.pk))

@@ -56,8 +56,10 @@ def test_a_reviewer_queues_generation_and_runs_from_the_page(client, reviewer, s
     again = client.post(f"/masterplans/{slugkit_results.pk}/acceptance/run/", follow=True)
     assert "already queued or running" in again.content.decode()
     assert slugkit_results.test_runs.filter(status="queued").count() == 1
-    generated = client.post(f"/masterplans/{slugkit_results.pk}/acceptance/generate/", follow=True)
-    assert "Test generation queued" in generated.content.decode()
+    url = f"/masterplans/{slugkit_results.pk}/acceptance/generate/"
+    assert "No code has been generated yet" in client.post(url, follow=True).content.decode()
+    slugkit_results.atoms.filter(pk=slugkit_results.atoms.first().pk).update(status="completed")
+    assert "Test generation queued" in client.post(url, follow=True).content.decode()
 
 
 @pytest.mark.django_db
