@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 
@@ -14,7 +17,14 @@ sys.path.insert(0, str(BASE_DIR))
 
 from mge_site.embedded_redis import free_loopback_port  # noqa: E402
 
-__all__ = ["BASE_DIR", "environment_for", "fresh_database", "free_loopback_port", "setup_django"]
+__all__ = [
+    "BASE_DIR",
+    "environment_for",
+    "fresh_database",
+    "free_loopback_port",
+    "run_on_workers",
+    "setup_django",
+]
 
 
 def fresh_database(name: str, environment: dict[str, str]) -> None:
@@ -52,3 +62,48 @@ def environment_for(database: str, redis_url: str, stub_port: int, **extra: str)
         "MGE_ACCEPTANCE_AFTER_WAVES": "false",
         **extra,
     }
+
+
+def run_on_workers(
+    masterplan: Any,
+    environment: dict[str, str],
+    *,
+    workers: int,
+    queues: tuple[str, ...] = ("waves",),
+    scheduler: bool = False,
+    timeout_s: float = 600,
+) -> float:
+    """Start the masterplan on `workers` real RQ worker processes (and the scheduler) and
+    return the seconds until it stops running."""
+    from execution.control import start_masterplan
+    from execution.models import MasterPlan
+
+    manage = [sys.executable, "manage.py"]
+    quiet: dict[str, Any] = {
+        "cwd": BASE_DIR,
+        "env": environment,
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+    }
+    worker = [*manage, "rqworker", *queues, "--worker-class", "rq.worker.SimpleWorker"]
+    processes = [subprocess.Popen(worker, **quiet) for _ in range(workers)]
+    if scheduler:
+        processes.append(subprocess.Popen([*manage, "rqcron", "mge_site.cron"], **quiet))
+    try:
+        time.sleep(3)  # the workers up
+        started = time.monotonic()
+        start_masterplan(masterplan.pk)
+        while True:
+            masterplan.refresh_from_db()
+            if masterplan.status != MasterPlan.Status.RUNNING:
+                return time.monotonic() - started
+            if time.monotonic() > started + timeout_s:
+                raise SystemExit(
+                    f"the plan did not finish in {timeout_s:.0f} s: {masterplan.status_reason}"
+                )
+            time.sleep(0.05)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=60)

@@ -26,7 +26,14 @@ import time
 import urllib.request
 from typing import Any
 
-from _services import BASE_DIR, environment_for, free_loopback_port, fresh_database, setup_django
+from _services import (
+    BASE_DIR,
+    environment_for,
+    free_loopback_port,
+    fresh_database,
+    run_on_workers,
+    setup_django,
+)
 
 WAVES, ATOMS_PER_WAVE, WORKERS = 4, 500, 2
 CAPACITY, LATENCY_MS = 40, 200
@@ -84,46 +91,17 @@ def wait_for_stub(port: int, timeout_s: float = 60) -> None:
 
 def run(label: str, settings: dict[str, str], base: dict[str, str], stub_port: int) -> dict:
     from execution.actions import import_masterplan
-    from execution.control import start_masterplan
-    from execution.models import Atom, MasterPlan
+    from execution.models import Atom
     from mge_site.redis_connection import get_redis
 
     get_redis().flushdb()  # a fresh limiter, queue and budget counters
     stub(stub_port, "/_stub/reset", {})
     stub(stub_port, "/_stub/config", {"capacity": CAPACITY, "latency_ms": LATENCY_MS})
     masterplan = import_masterplan(generated_masterplan(f"concurrency-{label}"))
-    environment = {**base, **settings}
-    manage = [sys.executable, "manage.py"]
-    quiet = {"cwd": BASE_DIR, "env": environment, "stdout": subprocess.DEVNULL,
-             "stderr": subprocess.DEVNULL}  # fmt: skip
-    processes = [
-        subprocess.Popen(
-            [*manage, "rqworker", "waves", "default", "--worker-class", "rq.worker.SimpleWorker"],
-            **quiet,
-        )
-        for _ in range(WORKERS)
-    ]
-    processes.append(subprocess.Popen([*manage, "rqcron", "mge_site.cron"], **quiet))
-    try:
-        time.sleep(3)  # workers and scheduler up
-        started = time.monotonic()
-        start_masterplan(masterplan.pk)
-        deadline = started + 600
-        while True:
-            masterplan.refresh_from_db()
-            if masterplan.status != MasterPlan.Status.RUNNING:
-                break
-            if time.monotonic() > deadline:
-                raise SystemExit(
-                    f"the plan did not finish in 10 minutes: {masterplan.status_reason}"
-                )
-            time.sleep(0.05)
-        makespan = time.monotonic() - started
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            process.wait(timeout=60)
+    makespan = run_on_workers(
+        masterplan, {**base, **settings}, workers=WORKERS, queues=("waves", "default"),
+        scheduler=True,
+    )  # fmt: skip
     stats = stub(stub_port, "/_stub/stats")
     completed = masterplan.atoms.filter(status=Atom.Status.COMPLETED).count()
     return {

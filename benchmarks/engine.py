@@ -14,9 +14,15 @@ import math
 import signal
 import subprocess
 import sys
-import time
 
-from _services import BASE_DIR, environment_for, free_loopback_port, fresh_database, setup_django
+from _services import (
+    BASE_DIR,
+    environment_for,
+    free_loopback_port,
+    fresh_database,
+    run_on_workers,
+    setup_django,
+)
 
 WAVES, ATOMS_PER_WAVE, LIMIT, LATENCY_S, WORKERS = 10, 100, 100, 1.0, 2
 DATABASE = "mge_bench"
@@ -58,53 +64,25 @@ def main() -> None:
     )
     fresh_database(DATABASE, environment)
     setup_django(environment)
-    manage = [sys.executable, "manage.py"]
     from execution.actions import import_masterplan
-    from execution.control import start_masterplan
     from execution.models import MasterPlan
     from mge_site.redis_connection import get_redis
 
     get_redis().flushdb()
     masterplan = import_masterplan(generated_masterplan())
     latency_ms = str(int(LATENCY_S * 1000))
-    processes = [
-        subprocess.Popen(
-            [*manage, "mge", "llm-stub", "--port", str(stub_port), "--latency-ms", latency_ms],
-            cwd=BASE_DIR,
-            env=environment,
-            stdout=subprocess.DEVNULL,
-        )
-    ]
-    processes += [
-        subprocess.Popen(
-            [*manage, "rqworker", "waves", "--worker-class", "rq.worker.SimpleWorker"],
-            cwd=BASE_DIR,
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(WORKERS)
-    ]
+    stub = subprocess.Popen(
+        [sys.executable, "manage.py", "mge", "llm-stub", "--port", str(stub_port),
+         "--latency-ms", latency_ms],
+        cwd=BASE_DIR,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
-        time.sleep(3)  # workers and stub up
-        started = time.monotonic()
-        start_masterplan(masterplan.pk)
-        deadline = started + 600
-        while True:
-            masterplan.refresh_from_db()
-            if masterplan.status != MasterPlan.Status.RUNNING:
-                break
-            if time.monotonic() > deadline:
-                raise SystemExit(
-                    f"the plan did not finish in 10 minutes: {masterplan.status_reason}"
-                )
-            time.sleep(0.05)
-        makespan = time.monotonic() - started
+        makespan = run_on_workers(masterplan, environment, workers=WORKERS)
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            process.wait(timeout=30)
+        stub.send_signal(signal.SIGTERM)
+        stub.wait(timeout=30)
     if masterplan.status != MasterPlan.Status.COMPLETED:
         raise SystemExit(f"benchmark plan ended {masterplan.status}: {masterplan.status_reason}")
     lower_bound = WAVES * math.ceil(ATOMS_PER_WAVE / LIMIT) * LATENCY_S
