@@ -59,6 +59,8 @@ class SourceFile:
     path: str
     language: str
     public_names: list[str]
+    spec: str = ""
+    """What the atom is to write, for a file not written yet (its names are unknown)."""
 
 
 @dataclass(frozen=True)
@@ -90,10 +92,13 @@ def public_names(language: str, code: str) -> list[str]:
 
 
 def source_files(masterplan: MasterPlan) -> list[SourceFile]:
-    atoms = masterplan.atoms.filter(status=Atom.Status.COMPLETED).order_by("file_path")
+    """Every file the plan writes: the public names of those written, the spec of the rest
+    (tests are generated after the first wave, and must reach later waves' code too)."""
     return [
         SourceFile(atom.file_path, atom.language, public_names(atom.language, atom.generated_code))
-        for atom in atoms
+        if atom.status == Atom.Status.COMPLETED
+        else SourceFile(atom.file_path, atom.language, [], atom.description.strip())
+        for atom in masterplan.atoms.order_by("file_path")
     ]
 
 
@@ -136,10 +141,12 @@ def test_prompt(
     """The user message. Its first three lines identify the request to offline answerers."""
     number = requirement.position + 1
     listed = "\n".join(
-        f"- `{file.path}` ({file.language}): {', '.join(file.public_names) or 'no public names'}"
-        f" — `{_import_hint(file)}`"
+        f"- `{file.path}` ({file.language}): "
+        + (f"not written yet, to do: {file.spec}" if file.spec
+           else ", ".join(file.public_names) or "no public names")
+        + f" — `{_import_hint(file)}`"
         for file in files
-    )
+    )  # fmt: skip
     parts = [
         f'Acceptance test for requirement R{number} of masterplan "{masterplan.name}"\n'
         f"Framework: {framework}\nTest file: {file_path}\n",
@@ -164,6 +171,7 @@ def generate_test(
     file_path = test_file_path(requirement.position + 1, framework)
     language = "typescript" if framework == "vitest" else "python"
     errors: list[str] = []
+    last_code = ""
     for attempt in range(1, MAX_ATTEMPTS + 1):
         request = LLMRequest(
             model=masterplan.default_model or settings.MGE_MODEL_BY_COMPLEXITY["medium"],
@@ -194,10 +202,10 @@ def generate_test(
         if problem is None:
             return GeneratedTest(framework, file_path, code, "valid", "", "llm", attempt)
         errors.append(f"{file_path} does not parse: {problem}")
-    return GeneratedTest(
-        framework, file_path, code if errors and "code" in locals() else "", "invalid",
-        errors[-1], "llm", MAX_ATTEMPTS,
-    )  # fmt: skip
+        last_code = code
+    # The reason of every attempt: the code kept may be an earlier attempt's.
+    reason = " / ".join(f"attempt {n}: {error}" for n, error in enumerate(errors, 1))
+    return GeneratedTest(framework, file_path, last_code, "invalid", reason, "llm", MAX_ATTEMPTS)
 
 
 def template_test(framework: str, requirement: Requirement, files: Sequence[SourceFile]) -> str:
@@ -205,8 +213,9 @@ def template_test(framework: str, requirement: Requirement, files: Sequence[Sour
     in the generated code (or, naming none, that every file loads)."""
     words = set(_WORD.findall(requirement.text))
     language_files = [
-        file for file in files if (file.language in JS_LANGUAGES) == (framework == "vitest")
-    ]
+        file for file in files
+        if (file.language in JS_LANGUAGES) == (framework == "vitest") and not file.spec
+    ]  # fmt: skip
     wanted = [(file, name) for file in language_files for name in file.public_names
               if name in words]  # fmt: skip
     summary = requirement.text.replace("\n", " ")[:120]

@@ -115,6 +115,12 @@ class TestRun(models.Model):
     )
     message = models.TextField(blank=True)
     job_id = models.CharField(max_length=100, blank=True)
+    written_files = models.JSONField(
+        default=list, blank=True, help_text="The atoms' files written when the run started."
+    )
+    code_complete = models.BooleanField(
+        default=False, help_text="Every atom had finished when the run started."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

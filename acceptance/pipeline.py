@@ -13,8 +13,9 @@ from django.utils import timezone
 from acceptance.classifier import classify_with_llm
 from acceptance.gate import GateStatus, gate_status, wave_gate_status
 from acceptance.generator import generate_tests
-from acceptance.models import AcceptanceTest, Requirement
-from acceptance.runs import execute_run, queue_run, run_summary
+from acceptance.jobs import JOB_TIMEOUT_SECONDS
+from acceptance.models import AcceptanceTest, Requirement, TestRun
+from acceptance.runs import active_run, execute_run, queue_run, run_summary
 from execution import engine
 from execution.models import Atom, MasterPlan, Wave
 from mge_site.redis_connection import get_redis
@@ -46,33 +47,64 @@ def after_wave(wave_id: object) -> dict[str, Any]:
     and after the last wave it decides how the plan ends."""
     wave = Wave.objects.select_related("masterplan").get(pk=wave_id)
     masterplan = wave.masterplan
-    # The jobs of two waves may run at once on two workers: one writes the tests (and pays
-    # for them), the other waits for it and finds them.
-    with get_redis().lock(f"mge:acceptance:generate:{masterplan.pk}", timeout=3600):
-        if not AcceptanceTest.objects.filter(masterplan=masterplan).exists():
-            generate_tests(masterplan.pk)
-    run = execute_run(queue_run(masterplan, wave).pk)
-    decision, gate = _decide(masterplan.pk)
-    return {**run_summary(run), "gate_passed": gate.gate_passed, "gate_reason": gate.reason,
+    generate_once(masterplan.pk, replace=False)
+    return decide_after_run(execute_run(queue_run(masterplan, wave).pk))
+
+
+def generate_once(masterplan_id: object, *, replace: bool) -> dict[str, Any]:
+    """Generate the tests under a per-plan lock: the jobs of two waves (or a Generate click
+    and a wave) may run at once on two workers; one writes the tests and pays for them.
+    `replace=False` keeps tests that exist; replacing waits for no run to be active (a run
+    stores its results against the tests it ran)."""
+    with get_redis().lock(f"mge:acceptance:generate:{masterplan_id}", timeout=JOB_TIMEOUT_SECONDS):
+        masterplan = MasterPlan.objects.get(pk=masterplan_id)
+        if AcceptanceTest.objects.filter(masterplan=masterplan).exists():
+            if not replace:
+                return {"generated": 0, "kept": True}
+            busy = active_run(masterplan)
+            if busy:
+                return {"generated": 0, "refused": f"a test run is {busy.status}: {busy.pk}"}
+        return generate_tests(masterplan_id)
+
+
+def decide_after_run(run: TestRun) -> dict[str, Any]:
+    """Let the gate decide on a finished run (after a wave, or one started by hand, which
+    is how a plan held by a refused or crashed run goes on once the cause is fixed)."""
+    summary = run_summary(run)
+    if run.status != TestRun.Status.FINISHED:
+        # No results, so no verdict: the plan stays where it is, saying why.
+        MasterPlan.objects.filter(pk=run.masterplan_id, status=MasterPlan.Status.RUNNING).update(
+            status_reason=f"The acceptance run {run.status}: {run.message} Fix the cause and "
+            "press Run tests on the acceptance page: its gate decides then.",
+            updated_at=timezone.now(),
+        )
+        return {**summary, "decision": f"none: the run {run.status}"}
+    decision, gate = _decide(run)
+    return {**summary, "gate_passed": gate.gate_passed, "gate_reason": gate.reason,
             "decision": decision}  # fmt: skip
 
 
-def _decide(masterplan_id: object) -> tuple[str, GateStatus]:
-    """At the end the gate over every requirement decides; after an earlier wave (with
-    `enforce_gate_per_wave`) only the requirements whose code has been written count."""
+def _decide(run: TestRun) -> tuple[str, GateStatus]:
+    """After the last wave the gate over every requirement decides, on a run that saw every
+    atom's code; after an earlier wave (with `enforce_gate_per_wave`) only requirements
+    whose code the run had count."""
+    masterplan_id = run.masterplan_id
     with transaction.atomic():
         masterplan = MasterPlan.objects.select_for_update().get(pk=masterplan_id)
         atoms = list(masterplan.atoms.values_list("file_path", "status"))
-        last = all(status in Atom.TERMINAL_STATUSES for _, status in atoms) and (
+        every_atom_done = all(status in Atom.TERMINAL_STATUSES for _, status in atoms) and (
             engine.open_wave(masterplan) is None
         )
+        last = every_atom_done and run.code_complete
         if last:
             gate = gate_status(masterplan_id)
         else:
-            written = {path for path, status in atoms if status == Atom.Status.COMPLETED}
-            gate = wave_gate_status(masterplan_id, written, {path for path, _ in atoms})
+            planned = {path for path, _ in atoms}
+            gate = wave_gate_status(masterplan_id, set(run.written_files), planned)
         if masterplan.status != MasterPlan.Status.RUNNING:
             return f"none: the plan is {masterplan.status}", gate
+        if every_atom_done and not last:
+            return "none: a run that saw every atom's code decides", gate
         enforce = bool(masterplan.options.get("enforce_gate_per_wave"))
         if not gate.gate_passed and (last or enforce):
             masterplan.status = MasterPlan.Status.GATE_FAILED

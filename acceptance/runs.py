@@ -5,22 +5,33 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from acceptance.jobs import JOB_TIMEOUT_SECONDS
 from acceptance.models import AcceptanceTest, TestResult, TestRun
 from acceptance.runner import TestFile, run_tests
 from acceptance.sandbox import SandboxUnavailable
-from execution.models import MasterPlan, Wave
+from execution.models import Atom, MasterPlan, Wave
 
 logger = logging.getLogger(__name__)
 
 
 def queue_run(masterplan: MasterPlan, wave: Wave | None = None) -> TestRun:
     return TestRun.objects.create(masterplan=masterplan, wave=wave)
+
+
+def active_run(masterplan: MasterPlan) -> TestRun | None:
+    """A run queued or running now. One older than a job may live lost its worker: it
+    blocks nothing."""
+    since = timezone.now() - timedelta(seconds=JOB_TIMEOUT_SECONDS)
+    return masterplan.test_runs.filter(
+        status__in=[TestRun.Status.QUEUED, TestRun.Status.RUNNING], created_at__gte=since
+    ).first()
 
 
 def execute_run(run_id: object) -> TestRun:
@@ -31,7 +42,12 @@ def execute_run(run_id: object) -> TestRun:
         if run.status != TestRun.Status.QUEUED:
             return run  # another worker took it (a job delivered twice)
         run.status, run.started_at = TestRun.Status.RUNNING, timezone.now()
-        run.save(update_fields=["status", "started_at"])
+        # What the copy of the workspace holds: only a run that saw every atom's code may
+        # decide how the plan ends, and a per-wave gate counts what this run could test.
+        atoms = list(run.masterplan.atoms.values_list("file_path", "status"))
+        run.written_files = sorted(path for path, status in atoms if status == "completed")
+        run.code_complete = all(status in Atom.TERMINAL_STATUSES for _, status in atoms)
+        run.save(update_fields=["status", "started_at", "written_files", "code_complete"])
     tests = list(AcceptanceTest.objects.filter(masterplan=run.masterplan))
     valid = [test for test in tests if test.status == AcceptanceTest.Status.VALID]
     try:

@@ -5,20 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from acceptance import pipeline
-from acceptance.generator import generate_tests
-from acceptance.runs import execute_run, run_summary
+from acceptance.runs import execute_run
 
 
 def classify_unclear(masterplan_id: str) -> int:
     return pipeline.classify_unclear(masterplan_id)
 
 
-def generate(masterplan_id: str) -> dict[str, int]:
-    return generate_tests(masterplan_id)
+def generate(masterplan_id: str) -> dict[str, Any]:
+    return pipeline.generate_once(masterplan_id, replace=True)
 
 
 def run(run_id: str) -> dict[str, Any]:
-    return run_summary(execute_run(run_id))
+    return pipeline.decide_after_run(execute_run(run_id))
 
 
 def after_wave(wave_id: str) -> dict[str, Any]:

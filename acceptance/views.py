@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 from acceptance.gate import gate_status
 from acceptance.jobs import enqueue
 from acceptance.models import AcceptanceTest, Requirement, TestResult, TestRun
-from acceptance.runs import queue_run, run_summary
+from acceptance.runs import active_run, queue_run, run_summary
 from execution.models import Atom, MasterPlan, Wave
 
 ACTIVE_RUNS = [TestRun.Status.QUEUED, TestRun.Status.RUNNING]
@@ -68,6 +68,8 @@ def generate(request: HttpRequest, masterplan_id: str) -> HttpResponse:
         messages.error(request, "This masterplan has no requirements to write tests for.")
     elif not masterplan.atoms.filter(status=Atom.Status.COMPLETED).exists():
         messages.error(request, "No code has been generated yet: start the masterplan first.")
+    elif active_run(masterplan):
+        messages.error(request, "A test run is queued or running: regenerate once it ends.")
     else:
         try:
             enqueue("acceptance.tasks.generate", str(masterplan.pk))
@@ -86,7 +88,7 @@ def run(request: HttpRequest, masterplan_id: str) -> HttpResponse:
     masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
     if not masterplan.acceptance_tests.exists():
         messages.error(request, "Generate the tests first.")
-    elif masterplan.test_runs.filter(status__in=ACTIVE_RUNS).exists():
+    elif active_run(masterplan):
         messages.error(request, "A test run of this masterplan is already queued or running.")
     else:
         wave = (

@@ -46,6 +46,8 @@ LOW_BUDGET_PCT = 20
 SAMPLES_KEPT = 1000
 ADJUSTMENTS_KEPT = 200
 CUT_KINDS = frozenset({"budget", "llm_latency", "db_latency"})
+WAITER_LEASE_SECONDS = 30
+"""A caller waiting for a slot renews its place this long ahead (it polls far faster)."""
 RATE_LIMIT_COOLDOWN_SECONDS = 2.0
 """A burst of 429s is one entry in the adjustment log and one count in the metrics."""
 RATE_LIMIT_KEEP = 0.9
@@ -203,7 +205,10 @@ class ConcurrencyLimiter:
         slot = self.try_acquire()
         if slot:
             return slot
-        self.client.incr(self._key("waiting"))
+        # Each waiter is a lease too (renewed while it waits), so one killed mid-wait does
+        # not count as queued forever and block new starts.
+        waiter = uuid.uuid4().hex
+        self.client.zadd(self._key("waiting"), {waiter: time.time() + WAITER_LEASE_SECONDS})
         try:
             delay = 0.005
             while True:
@@ -214,8 +219,9 @@ class ConcurrencyLimiter:
                 if slot:
                     return slot
                 delay = min(0.2, delay * 2)
+                self.client.zadd(self._key("waiting"), {waiter: time.time() + WAITER_LEASE_SECONDS})
         finally:
-            self.client.decr(self._key("waiting"))
+            self.client.zrem(self._key("waiting"), waiter)
 
     def release(self, slot: str, llm_ms: float | None = None, *, succeeded: bool = False) -> None:
         """Give the slot back; a call that succeeded may raise the limit by probing."""
@@ -342,7 +348,8 @@ class ConcurrencyLimiter:
         return {kind.decode(): int(count) for kind, count in counts.items()}
 
     def queue_depth(self) -> int:
-        return max(0, int(self.client.get(self._key("waiting")) or 0))
+        self.client.zremrangebyscore(self._key("waiting"), "-inf", time.time())
+        return int(self.client.zcard(self._key("waiting")))
 
     def stats(self) -> dict[str, Any]:
         adjustments = [json.loads(a) for a in self.client.lrange(self._key("adjustments"), 0, 49)]

@@ -147,6 +147,8 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
         # The atoms that get a slot at once: claimed in one statement, so they do not
         # queue behind each other's claims. The rest claim theirs when they get a slot.
         claimed_together = db.run(_claim_atoms, atom_ids[: min(limit, ramp_up.admitted)])
+        for atom_id in claimed_together:  # running already: their leases must not lapse
+            leases.add(atom_id)
 
         def admitted_run(index: int, atom_id: object) -> str:
             ramp_up.wait_turn(index)
@@ -425,7 +427,8 @@ def finish_wave_if_done(wave_id: str) -> None:
         wave.status = Wave.Status.FAILED if wave.failed_count else Wave.Status.COMPLETED
         wave.finished_at = timezone.now()
         wave.save()
-        transaction.on_commit(lambda: wave_finished.send(sender=Wave, wave=wave))
+        # robust: a receiver that fails (its queue unreachable) must not stop the plan here.
+        transaction.on_commit(lambda: wave_finished.send(sender=Wave, wave=wave), robust=True)
         held = _gate_decides(wave.masterplan) and wave.masterplan.options.get(
             "enforce_gate_per_wave", False
         )

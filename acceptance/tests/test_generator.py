@@ -66,7 +66,11 @@ def test_an_invalid_answer_is_retried_with_the_error_then_stored_invalid(stub_se
     assert generate_tests(masterplan.pk) == {"generated": 1, "invalid": 1}
     test = AcceptanceTest.objects.get(masterplan=masterplan)
     assert (test.status, test.attempts, test.generated_by) == ("invalid", 2, "llm")
-    assert test.invalid_reason.startswith("tests/acceptance/test_r01.py does not parse: line 1")
+    assert test.invalid_reason.startswith("attempt 1: the answer has no code block")
+    assert " / attempt 2: tests/acceptance/test_r01.py does not parse: line 1" in (
+        test.invalid_reason
+    )
+    assert test.code == "def test(:\n"  # the last answer that had code, shown on the page
     assert stub_server.stats.requests == 2
 
 

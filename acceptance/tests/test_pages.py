@@ -59,6 +59,8 @@ def test_a_reviewer_queues_generation_and_runs_from_the_page(client, reviewer, s
     url = f"/masterplans/{slugkit_results.pk}/acceptance/generate/"
     assert "No code has been generated yet" in client.post(url, follow=True).content.decode()
     slugkit_results.atoms.filter(pk=slugkit_results.atoms.first().pk).update(status="completed")
+    assert "regenerate once it ends" in client.post(url, follow=True).content.decode()
+    slugkit_results.test_runs.update(status="finished")
     assert "Test generation queued" in client.post(url, follow=True).content.decode()
 
 

@@ -128,3 +128,55 @@ def test_a_real_defect_in_generated_code_blocks_the_release(
     failed = last.results.get(status="failed")
     assert failed.test.requirement.position == 0
     assert "ghost" in failed.message + failed.trace
+
+
+@engine_db
+def test_a_refused_run_holds_the_plan_with_the_cause_and_a_run_by_hand_decides(
+    acceptance_after_waves, imported, run_jobs, settings, api_client_for, reviewer
+):
+    settings.MGE_SANDBOX = "none"  # refused: DEBUG is off
+    masterplan = imported("slugkit")
+    start_masterplan(masterplan.pk)
+    run_jobs()
+    masterplan.refresh_from_db()
+    assert masterplan.status == MasterPlan.Status.RUNNING  # no verdict without results
+    assert masterplan.status_reason.startswith("The acceptance run refused: ")
+    assert "press Run tests" in masterplan.status_reason
+    assert not TestRun.objects.filter(masterplan=masterplan, status="finished").exists()
+
+    settings.MGE_SANDBOX = "auto"  # the cause fixed
+    wave = masterplan.waves.order_by("-number").first()
+    response = api_client_for(reviewer).post(f"/api/v2/testing/run/{wave.pk}")
+    assert response.status_code == 202
+    run_jobs()
+    masterplan.refresh_from_db()
+    assert masterplan.status == MasterPlan.Status.COMPLETED, masterplan.status_reason
+
+
+@engine_db
+def test_only_a_run_that_saw_every_atoms_code_decides_how_the_plan_ends(
+    acceptance_after_waves, imported, run_jobs
+):
+    from acceptance.pipeline import decide_after_run
+
+    masterplan = imported("slugkit")
+    start_masterplan(masterplan.pk)
+    run_jobs()  # completed, with its tests
+    MasterPlan.objects.filter(pk=masterplan.pk).update(status=MasterPlan.Status.RUNNING)
+    stale = TestRun.objects.create(
+        masterplan=masterplan, status="finished", code_complete=False, written_files=[]
+    )
+    for test in AcceptanceTest.objects.filter(masterplan=masterplan):
+        TestResult.objects.create(run=stale, test=test, status="failed", message="no code yet")
+    # Started before the others (it copied the workspace earlier) but finished last.
+    TestRun.objects.filter(pk=stale.pk).update(
+        started_at=TestRun.objects.order_by("started_at").first().started_at
+    )
+    stale.refresh_from_db()
+    outcome = decide_after_run(stale)
+    assert outcome["decision"] == "none: a run that saw every atom's code decides"
+    masterplan.refresh_from_db()
+    assert masterplan.status == MasterPlan.Status.RUNNING
+    from acceptance.gate import gate_status
+
+    assert gate_status(masterplan.pk).gate_passed  # the newer run's results still count

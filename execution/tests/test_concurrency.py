@@ -263,7 +263,8 @@ def test_a_saturated_limiter_refuses_new_starts_with_429_and_retry_after(
     settings.MGE_CONCURRENCY_QUEUE_MAX = 5
     masterplan = imported("slugkit")
     limiter = ConcurrencyLimiter()
-    limiter.client.set(limiter._key("waiting"), 5)  # five calls already wait for a slot
+    waiting = {f"waiter-{n}": time.time() + 30 for n in range(5)}
+    limiter.client.zadd(limiter._key("waiting"), waiting)  # five calls wait for a slot
     response = api_client_for(reviewer).post(f"/api/v2/execution/masterplans/{masterplan.pk}/start")
     assert response.status_code == 429
     assert response["Retry-After"] == "30"
@@ -271,7 +272,7 @@ def test_a_saturated_limiter_refuses_new_starts_with_429_and_retry_after(
     masterplan.refresh_from_db()
     assert masterplan.status == MasterPlan.Status.READY  # nothing changed, nothing lost
 
-    limiter.client.set(limiter._key("waiting"), 4)
+    limiter.client.zrem(limiter._key("waiting"), "waiter-0")
     assert (
         api_client_for(reviewer)
         .post(f"/api/v2/execution/masterplans/{masterplan.pk}/start")
@@ -320,3 +321,12 @@ def test_a_slot_taken_ahead_is_used_by_the_first_call_and_given_back_after_it(se
     with slot_held():
         pass  # no call took it over: the exit gives it back
     assert seen == [1, 1] and limiter.in_flight() == 0
+
+
+def test_a_waiter_killed_mid_wait_stops_counting_as_queued_by_itself():
+    limiter = ConcurrencyLimiter()
+    # One waiter renewed just now, one whose process died a minute ago (never renewed).
+    limiter.client.zadd(
+        limiter._key("waiting"), {"alive": time.time() + 30, "killed": time.time() - 60}
+    )
+    assert limiter.queue_depth() == 1
