@@ -90,6 +90,14 @@ redis.call('HINCRBY', KEYS[6], 'probe', 1)
 return limit + 1
 """
 
+_COMPARE_AND_SET = """
+-- KEYS: limit, counts   ARGV: expected, new limit, initial limit, kind
+if tonumber(redis.call('GET', KEYS[1]) or ARGV[3]) ~= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
+return 1
+"""
+
 _CUT = """
 -- KEYS: holders, limit, burst marker, credit   ARGV: now, minimum, initial, keep, cooldown ms
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -184,6 +192,7 @@ class ConcurrencyLimiter:
         self._acquire = self.client.register_script(_ACQUIRE)
         self._release = self.client.register_script(_RELEASE)
         self._cut = self.client.register_script(_CUT)
+        self._compare_and_set = self.client.register_script(_COMPARE_AND_SET)
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}:{name}"
@@ -261,6 +270,15 @@ class ConcurrencyLimiter:
         pipe.execute()
         self._log(previous, limit, reason, kind)
 
+    def _set_if(self, expected: int, limit: int, kind: str) -> bool:
+        """Set the limit if it still is `expected` (atomic), counting the adjustment."""
+        return bool(
+            self._compare_and_set(
+                keys=[self._key("limit"), self._key("adjustment_counts")],
+                args=[expected, limit, settings.MGE_CONCURRENCY_INITIAL, kind],
+            )
+        )
+
     def _log(
         self, previous: int, limit: int, reason: str, kind: str, *, merge: bool = False
     ) -> None:
@@ -304,8 +322,9 @@ class ConcurrencyLimiter:
 
     def adjust(self, budget_remaining_pct: float | None = None) -> Adjustment:
         signals = self.signals()
+        current = self.limit()
         adjustment = next_limit(
-            self.limit(),
+            current,
             minimum=settings.MGE_CONCURRENCY_MIN,
             maximum=settings.MGE_CONCURRENCY_MAX,
             in_flight=self.in_flight(),
@@ -313,7 +332,11 @@ class ConcurrencyLimiter:
             db_p95_ms=signals["db_p95_ms"],
             budget_remaining_pct=budget_remaining_pct,
         )
-        self.set_limit(adjustment.limit, adjustment.reason, adjustment.kind)
+        # Only if nothing moved the limit meanwhile: a 429's cut must not be overwritten
+        # by a decision made on the limit before it.
+        if not self._set_if(current, adjustment.limit, adjustment.kind):
+            return Adjustment(self.limit(), "moved meanwhile (a 429 or a probe): kept", "skipped")
+        self._log(current, adjustment.limit, adjustment.reason, adjustment.kind)
         if adjustment.kind in CUT_KINDS:
             # Probing must not undo a cut the signals asked for before they are read again.
             self.client.set(self._key("hold"), 1, ex=settings.MGE_CONCURRENCY_ADJUST_SECONDS)
@@ -375,6 +398,9 @@ class _Held(threading.local):
     guarded: bool = False
     slot: str | None = None
     taken_ahead: bool = False
+    attempt_started: float | None = None
+    answered_ms: float | None = None
+    """How long the provider took for the attempt that answered (not retry-after waits)."""
 
 
 _held = _Held()
@@ -406,7 +432,7 @@ def concurrency_guard(call: Call) -> Call:
             _held.taken_ahead = False
         else:
             _held.slot = limiter.acquire()
-        _held.guarded = True
+        _held.guarded, _held.answered_ms = True, None
         started = time.perf_counter()
         succeeded = False
         try:
@@ -415,8 +441,11 @@ def concurrency_guard(call: Call) -> Call:
             return response
         finally:
             slot, _held.slot, _held.guarded = _held.slot, None, False
+            # The latency signal is the provider's own time when the hooks saw it (the
+            # offline provider has none: the whole call then).
+            llm_ms = _held.answered_ms or (time.perf_counter() - started) * 1000
             if slot:
-                limiter.release(slot, (time.perf_counter() - started) * 1000, succeeded=succeeded)
+                limiter.release(slot, llm_ms, succeeded=succeeded)
 
     return guarded
 
@@ -426,11 +455,14 @@ def before_provider_request() -> None:
     its slot back on a 429 waits for a new one under the lowered limit."""
     if _held.guarded and _held.slot is None:
         _held.slot = ConcurrencyLimiter().acquire()
+    _held.attempt_started = time.perf_counter()
 
 
 def on_provider_status(status: int) -> None:
     """Every HTTP answer of the provider, retries included: a 429/529 gives this call's slot
     back for the retry-after wait and cuts the limit now."""
+    if _held.guarded and _held.attempt_started is not None and status < 400:
+        _held.answered_ms = (time.perf_counter() - _held.attempt_started) * 1000
     if status in (429, 529):
         limiter = ConcurrencyLimiter()
         if _held.slot:

@@ -330,3 +330,36 @@ def test_a_waiter_killed_mid_wait_stops_counting_as_queued_by_itself():
         limiter._key("waiting"), {"alive": time.time() + 30, "killed": time.time() - 60}
     )
     assert limiter.queue_depth() == 1
+
+
+def test_a_periodic_adjustment_never_overwrites_a_cut_made_meanwhile(monkeypatch):
+    limiter = ConcurrencyLimiter()
+    hold(limiter, 90)
+    real_in_flight = limiter.in_flight
+
+    def a_429_lands_while_the_signals_are_read() -> int:
+        limiter.cut_for_rate_limit(429)  # 90 % of 90 in flight
+        return real_in_flight()
+
+    monkeypatch.setattr(limiter, "in_flight", a_429_lands_while_the_signals_are_read)
+    adjustment = limiter.adjust()
+    assert adjustment.kind == "skipped"
+    assert limiter.limit() == 81  # the cut stands; the +5 % decided on 100 was dropped
+
+
+@pytest.mark.django_db
+def test_the_latency_signal_is_the_providers_time_not_the_retry_waits(stub_server):
+    from execution.llm import gateway
+    from execution.llm.types import LLMRequest
+
+    stub_server.configure(latency_ms=100, fault_retry_after_ms=600)
+    stub_server.configure(scheduled_statuses=[429])  # refused once, retried after 0.6 s
+    request = LLMRequest(
+        model="claude-haiku-4-5", system="", max_tokens=16,
+        messages=[{"role": "user", "content": "Say hi."}],
+    )  # fmt: skip
+    started = time.monotonic()
+    gateway.complete(request)
+    assert time.monotonic() - started > 0.6
+    [sample] = ConcurrencyLimiter().client.lrange(ConcurrencyLimiter()._key("llm_ms"), 0, -1)
+    assert 90 <= float(sample) < 400  # the answered attempt, not the 0.6 s wait
