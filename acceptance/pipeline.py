@@ -5,6 +5,7 @@ let the gate decide whether the plan goes on and how it ends."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -13,7 +14,7 @@ from django.utils import timezone
 from acceptance.classifier import classify_with_llm
 from acceptance.gate import GateStatus, gate_status, wave_gate_status
 from acceptance.generator import generate_tests
-from acceptance.jobs import JOB_TIMEOUT_SECONDS
+from acceptance.jobs import JOB_TIMEOUT_SECONDS, enqueue
 from acceptance.models import AcceptanceTest, Requirement, TestRun
 from acceptance.runs import active_run, execute_run, queue_run, run_summary
 from execution import engine
@@ -47,8 +48,11 @@ def after_wave(wave_id: object) -> dict[str, Any]:
     and after the last wave it decides how the plan ends."""
     wave = Wave.objects.select_related("masterplan").get(pk=wave_id)
     masterplan = wave.masterplan
-    generate_once(masterplan.pk, replace=False)
-    return decide_after_run(execute_run(queue_run(masterplan, wave).pk))
+    try:
+        generate_once(masterplan.pk, replace=False)
+        return decide_after_run(execute_run(queue_run(masterplan, wave).pk))
+    finally:
+        after_wave_ended(masterplan.pk)
 
 
 def generate_once(masterplan_id: object, *, replace: bool) -> dict[str, Any]:
@@ -117,3 +121,53 @@ def _decide(run: TestRun) -> tuple[str, GateStatus]:
         engine.advance_masterplan(masterplan_id, gate_decided=True)
         return "advanced", gate
     return "none: the gate decides at the end", gate
+
+
+def _pending_key(masterplan_id: object) -> str:
+    return f"mge:acceptance:after-wave:{masterplan_id}"
+
+
+def queue_after_wave(wave: Wave) -> None:
+    """Queue the post-wave job, marked as pending for its plan until it ends."""
+    get_redis().set(_pending_key(wave.masterplan_id), str(wave.pk), ex=JOB_TIMEOUT_SECONDS)
+    enqueue("acceptance.tasks.after_wave", str(wave.pk))
+
+
+def after_wave_ended(masterplan_id: object) -> None:
+    get_redis().delete(_pending_key(masterplan_id))
+
+
+def requeue_held_plans(quiet_seconds: int = 120) -> list[str]:
+    """Periodic: a plan the engine holds for the gate whose post-wave job was lost (a
+    worker killed, the queue unreachable when the wave closed) gets it queued again.
+
+    Held: running, no atom running, and either every atom finished or — with
+    `enforce_gate_per_wave` — the open wave not started; its last wave closed a while ago,
+    no post-wave job pending, and no run since that ended (a refused or crashed run waits
+    for a person: its cause is in the plan's status line)."""
+    requeued = []
+    since = timezone.now() - timedelta(seconds=quiet_seconds)
+    for masterplan in MasterPlan.objects.filter(status=MasterPlan.Status.RUNNING):
+        atoms = masterplan.atoms
+        if atoms.filter(status=Atom.Status.RUNNING).exists():
+            continue
+        every_atom_done = not atoms.exclude(status__in=Atom.TERMINAL_STATUSES).exists()
+        if not (every_atom_done or masterplan.options.get("enforce_gate_per_wave")):
+            continue
+        last_wave = (
+            masterplan.waves.filter(finished_at__isnull=False).order_by("-finished_at").first()
+        )
+        if last_wave is None or last_wave.finished_at > since:
+            continue
+        if get_redis().exists(_pending_key(masterplan.pk)) or active_run(masterplan):
+            continue
+        ended_since = masterplan.test_runs.filter(
+            started_at__gte=last_wave.finished_at,
+            status__in=[TestRun.Status.FINISHED, TestRun.Status.REFUSED, TestRun.Status.ERROR],
+        )
+        if ended_since.exists():
+            continue
+        logger.warning("re-queueing the acceptance tests of held plan %s", masterplan.pk)
+        queue_after_wave(last_wave)
+        requeued.append(str(masterplan.pk))
+    return requeued

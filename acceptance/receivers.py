@@ -9,6 +9,7 @@ from django.dispatch import receiver
 from acceptance.classifier import classify
 from acceptance.jobs import enqueue
 from acceptance.models import Requirement
+from acceptance.pipeline import queue_after_wave
 from acceptance.requirements import parse_requirements
 from execution.masterplan_format import MasterPlanDocument
 from execution.models import MasterPlan, Wave
@@ -49,4 +50,4 @@ def create_requirements(
 @receiver(wave_finished, dispatch_uid="acceptance.after_wave")
 def run_tests_after_wave(sender: object, wave: Wave, **kwargs: Any) -> None:
     if settings.MGE_ACCEPTANCE_AFTER_WAVES:
-        enqueue("acceptance.tasks.after_wave", str(wave.pk))
+        queue_after_wave(wave)

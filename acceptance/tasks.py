@@ -22,3 +22,8 @@ def run(run_id: str) -> dict[str, Any]:
 
 def after_wave(wave_id: str) -> dict[str, Any]:
     return pipeline.after_wave(wave_id)
+
+
+def requeue_held_plans() -> list[str]:
+    """Periodic (the scheduler): post-wave jobs lost on their way run again."""
+    return pipeline.requeue_held_plans()

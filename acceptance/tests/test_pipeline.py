@@ -180,3 +180,34 @@ def test_only_a_run_that_saw_every_atoms_code_decides_how_the_plan_ends(
     from acceptance.gate import gate_status
 
     assert gate_status(masterplan.pk).gate_passed  # the newer run's results still count
+
+
+@engine_db
+def test_a_held_plan_whose_post_wave_job_was_lost_gets_it_again(
+    acceptance_after_waves, imported, run_jobs
+):
+    import django_rq
+    from rq import SimpleWorker
+
+    from acceptance.pipeline import requeue_held_plans
+    from execution.models import Wave
+    from mge_site.redis_connection import get_redis
+
+    masterplan = imported("slugkit")
+    start_masterplan(masterplan.pk)
+    waves, tests = django_rq.get_queue("waves"), django_rq.get_queue("tests")
+    while masterplan.waves.exclude(status__in=["completed", "failed"]).exists():
+        tests.empty()  # each post-wave job is lost before it runs
+        SimpleWorker([waves], connection=waves.connection).work(burst=True)
+    tests.empty()
+    for key in get_redis().scan_iter("mge:acceptance:after-wave:*"):
+        get_redis().delete(key)  # the pending marks expired with the lost jobs
+    masterplan.refresh_from_db()
+    assert masterplan.status == MasterPlan.Status.RUNNING  # held for a gate that never came
+    assert requeue_held_plans() == []  # the last wave closed just now: not yet
+    Wave.objects.filter(masterplan=masterplan).update(finished_at="2000-01-01T00:00:00Z")
+    assert requeue_held_plans() == [str(masterplan.pk)]
+    assert requeue_held_plans() == []  # queued once: pending now
+    run_jobs()
+    masterplan.refresh_from_db()
+    assert masterplan.status == MasterPlan.Status.COMPLETED
