@@ -13,8 +13,9 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from execution.concurrency import ConcurrencyLimiter
-from execution.engine import open_wave, release_stale_atoms
+from execution.engine import advance_masterplan, gate_decides, open_wave, release_stale_atoms
 from execution.models import Atom, MasterPlan, Wave
+from execution.signals import wave_finished
 from mge_site.redis_connection import get_redis
 
 WAVE_JOB = "execution.tasks.run_wave"
@@ -131,10 +132,19 @@ def _change_status(
 def _run(masterplan: MasterPlan, wave: Wave | None, previous_status: str) -> ControlResult:
     if wave is None:
         # Nothing left to run: let the engine close the plan with the right status.
-        from execution.engine import advance_masterplan
-
         advance_masterplan(masterplan.pk)
         masterplan.refresh_from_db()
+        if masterplan.status == MasterPlan.Status.RUNNING:  # held for the release gate
+            _ask_the_gate_again(masterplan)
+        return ControlResult(masterplan.status, [])
+    if (
+        gate_decides(masterplan)
+        and masterplan.options.get("enforce_gate_per_wave")
+        and not wave.atoms.exclude(status__in=Atom.RUNNABLE_STATUSES).exists()
+        and _ask_the_gate_again(masterplan)
+    ):
+        # The gate decides whether this wave starts (its decision may have been lost to
+        # the pause): starting it here would pass the gate by.
         return ControlResult(masterplan.status, [])
     try:
         job_ids = enqueue_wave(wave)
@@ -142,6 +152,20 @@ def _run(masterplan: MasterPlan, wave: Wave | None, previous_status: str) -> Con
         MasterPlan.objects.filter(pk=masterplan.pk).update(status=previous_status)
         raise QueueUnavailable(f"the job queue (Redis) is not reachable: {error}") from None
     return ControlResult(masterplan.status, job_ids)
+
+
+def _ask_the_gate_again(masterplan: MasterPlan) -> bool:
+    """Send `wave_finished` for the last closed wave again, so the post-wave tests run
+    and the gate decides; False when no wave has closed yet."""
+    last_closed = (
+        masterplan.waves.filter(status__in=[Wave.Status.COMPLETED, Wave.Status.FAILED])
+        .order_by("-number")
+        .first()
+    )
+    if last_closed is None:
+        return False
+    wave_finished.send(sender=Wave, wave=last_closed)
+    return True
 
 
 def start_masterplan(masterplan_id: object) -> ControlResult:

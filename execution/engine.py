@@ -429,14 +429,14 @@ def finish_wave_if_done(wave_id: str) -> None:
         wave.save()
         # robust: a receiver that fails (its queue unreachable) must not stop the plan here.
         transaction.on_commit(lambda: wave_finished.send(sender=Wave, wave=wave), robust=True)
-        held = _gate_decides(wave.masterplan) and wave.masterplan.options.get(
+        held = gate_decides(wave.masterplan) and wave.masterplan.options.get(
             "enforce_gate_per_wave", False
         )
     if not held:  # else the post-wave tests advance it once the gate passed
         advance_masterplan(wave.masterplan_id)
 
 
-def _gate_decides(masterplan: MasterPlan) -> bool:
+def gate_decides(masterplan: MasterPlan) -> bool:
     """Acceptance tests run after each wave (`wave_finished`) and their gate decides how
     the plan ends, and with `enforce_gate_per_wave` whether it goes on."""
     return bool(settings.MGE_ACCEPTANCE_AFTER_WAVES)
@@ -515,7 +515,7 @@ def _finish_masterplan(masterplan: MasterPlan, gate_decided: bool = False) -> No
             f"{len(failed)} atom{'s' * (len(failed) != 1)} failed ({named}); "
             f"{blocked} blocked by them. Nothing runnable is left."
         )
-    elif _gate_decides(masterplan) and not gate_decided:
+    elif gate_decides(masterplan) and not gate_decided:
         masterplan.status_reason = (
             "Every atom completed; the acceptance tests run now and their gate decides the release."
         )

@@ -211,3 +211,28 @@ def test_a_held_plan_whose_post_wave_job_was_lost_gets_it_again(
     run_jobs()
     masterplan.refresh_from_db()
     assert masterplan.status == MasterPlan.Status.COMPLETED
+
+
+@engine_db
+def test_resuming_a_plan_paused_while_held_for_the_gate_lets_the_gate_decide(
+    acceptance_after_waves, imported, run_jobs
+):
+    import django_rq
+    from rq import SimpleWorker
+
+    from execution.control import pause_masterplan, resume_masterplan
+
+    masterplan = imported("slugkit")
+    start_masterplan(masterplan.pk)
+    waves, tests = django_rq.get_queue("waves"), django_rq.get_queue("tests")
+    while masterplan.waves.exclude(status__in=["completed", "failed"]).exists():
+        SimpleWorker([waves], connection=waves.connection).work(burst=True)
+    pause_masterplan(masterplan.pk)  # held for the gate, then paused
+    run_jobs()  # the post-wave jobs find the plan paused: no decision
+    masterplan.refresh_from_db()
+    assert masterplan.status == MasterPlan.Status.PAUSED
+    resume_masterplan(masterplan.pk)
+    assert tests.count >= 1  # the gate is asked again
+    run_jobs()
+    masterplan.refresh_from_db()
+    assert masterplan.status == MasterPlan.Status.COMPLETED, masterplan.status_reason
