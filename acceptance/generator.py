@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from django.conf import settings
+from django.db import transaction
 
 from acceptance.models import AcceptanceTest, Requirement
 from execution.llm import gateway
@@ -251,29 +252,28 @@ def template_test(framework: str, requirement: Requirement, files: Sequence[Sour
     )
 
 
-def generate_tests(masterplan_id: object) -> dict[str, int]:
-    """(Re)generate the tests of every requirement; replaces the old ones in one transaction
-    (their results go with them: they tested other code)."""
-    from django.db import transaction
-
+def generate_tests(masterplan_id: object, *, only_missing: bool = False) -> dict[str, int]:
+    """Write the test of every requirement (`only_missing`: of those without one), each
+    saved as soon as it is written: a job stopped halfway (its time limit, its worker)
+    keeps what it paid for, and the next one writes only the rest. A requirement's old
+    test goes with its results: they tested other code."""
     masterplan = MasterPlan.objects.get(pk=masterplan_id)
     files = source_files(masterplan)
-    requirements = list(masterplan.requirements.order_by("position"))
-    generated = [(requirement, generate_test(masterplan, requirement, files))
-                 for requirement in requirements]  # fmt: skip
-    with transaction.atomic():
-        AcceptanceTest.objects.filter(masterplan=masterplan).delete()
-        AcceptanceTest.objects.bulk_create(
-            AcceptanceTest(
+    requirements = masterplan.requirements.order_by("position")
+    if only_missing:
+        requirements = requirements.filter(acceptance_test__isnull=True)
+    counts = {"generated": 0}
+    for requirement in requirements:
+        test = generate_test(masterplan, requirement, files)
+        with transaction.atomic():
+            AcceptanceTest.objects.filter(requirement=requirement).delete()
+            AcceptanceTest.objects.create(
                 masterplan=masterplan, requirement=requirement, framework=test.framework,
                 file_path=test.file_path, code=test.code, status=test.status,
                 invalid_reason=test.invalid_reason, generated_by=test.generated_by,
                 attempts=test.attempts,
-            )
-            for requirement, test in generated
-        )  # fmt: skip
-    counts = {"generated": len(generated)}
-    for _, test in generated:
+            )  # fmt: skip
         key = test.generated_by if test.status == "valid" else "invalid"
+        counts["generated"] += 1
         counts[key] = counts.get(key, 0) + 1
     return counts

@@ -15,7 +15,7 @@ from acceptance.classifier import classify_with_llm
 from acceptance.gate import GateStatus, gate_status, wave_gate_status
 from acceptance.generator import generate_tests
 from acceptance.jobs import JOB_TIMEOUT_SECONDS, enqueue
-from acceptance.models import AcceptanceTest, Requirement, TestRun
+from acceptance.models import Requirement, TestRun
 from acceptance.runs import active_run, execute_run, queue_run, run_summary
 from execution import engine
 from execution.models import Atom, MasterPlan, Wave
@@ -58,17 +58,16 @@ def after_wave(wave_id: object) -> dict[str, Any]:
 def generate_once(masterplan_id: object, *, replace: bool) -> dict[str, Any]:
     """Generate the tests under a per-plan lock: the jobs of two waves (or a Generate click
     and a wave) may run at once on two workers; one writes the tests and pays for them.
-    `replace=False` keeps tests that exist; replacing waits for no run to be active (a run
-    stores its results against the tests it ran)."""
+    `replace=False` writes only the missing ones (all the first time, the rest after a job
+    that stopped halfway); replacing waits for no run to be active (a run stores its
+    results against the tests it ran)."""
     with get_redis().lock(f"mge:acceptance:generate:{masterplan_id}", timeout=JOB_TIMEOUT_SECONDS):
         masterplan = MasterPlan.objects.get(pk=masterplan_id)
-        if AcceptanceTest.objects.filter(masterplan=masterplan).exists():
-            if not replace:
-                return {"generated": 0, "kept": True}
+        if replace:
             busy = active_run(masterplan)
             if busy:
                 return {"generated": 0, "refused": f"a test run is {busy.status}: {busy.pk}"}
-        return generate_tests(masterplan_id)
+        return generate_tests(masterplan_id, only_missing=not replace)
 
 
 def decide_after_run(run: TestRun) -> dict[str, Any]:

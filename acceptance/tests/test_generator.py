@@ -8,8 +8,10 @@ from pathlib import Path
 from acceptance.generator import (
     SourceFile,
     framework_for,
+    generate_test,
     generate_tests,
     public_names,
+    source_files,
 )
 from acceptance.models import AcceptanceTest
 from acceptance.runner import TestFile, run_tests
@@ -100,3 +102,36 @@ def test_without_the_llm_a_template_test_checks_the_named_code_exists(stub_serve
         [TestFile(str(test.pk), test.file_path, test.code, test.framework)],
     )
     assert report.outcomes[str(test.pk)].status == "passed", report.outcomes
+
+
+@engine_db
+def test_a_generation_stopped_halfway_is_finished_by_the_next_without_paying_twice(
+    stub_server, run_jobs
+):
+    from acceptance.pipeline import generate_once
+
+    text = TINY.replace(
+        '- `a()` MUST return the text "a"\n',
+        '- `a()` MUST return the text "a"\n- `b()` MUST call `a()`\n',
+    )
+    masterplan = import_masterplan(text)
+    start_masterplan(masterplan.pk)
+    run_jobs()
+    stub_server.reset()
+    good = "```python\nfrom pkg.a import a\n\n\ndef test_a() -> None:\n    assert a() == 'a'\n```"
+    stub_server.configure(atom_texts={"": [good]})
+    first = masterplan.requirements.get(position=0)
+    # R1 was written and saved before the job stopped.
+    kept = generate_test(masterplan, first, source_files(masterplan))
+    AcceptanceTest.objects.create(
+        masterplan=masterplan,
+        requirement=first,
+        framework=kept.framework,
+        file_path=kept.file_path,
+        code=kept.code,
+        generated_by=kept.generated_by,
+    )
+    stub_server.configure(atom_texts={"": [good.replace("test_a", "test_b")]})
+    assert generate_once(masterplan.pk, replace=False) == {"generated": 1, "llm": 1}
+    assert stub_server.stats.requests == 2  # R1 once, then only R2
+    assert AcceptanceTest.objects.filter(masterplan=masterplan).count() == 2
