@@ -22,6 +22,7 @@ __all__ = [
     "environment_for",
     "fresh_database",
     "free_loopback_port",
+    "layered_masterplan",
     "run_on_workers",
     "setup_django",
 ]
@@ -107,3 +108,21 @@ def run_on_workers(
             process.send_signal(signal.SIGTERM)
         for process in processes:
             process.wait(timeout=60)
+
+
+def layered_masterplan(name: str, waves: int, atoms_per_wave: int) -> str:
+    """A generated plan of `waves` waves: each atom depends on its twin in the wave before."""
+    atoms = []
+    for wave in range(waves):
+        for index in range(atoms_per_wave):
+            depends = f"\n                depends_on: [w{wave - 1}_a{index}]" if wave else ""
+            atoms.append(
+                f"              - name: w{wave}_a{index}\n"
+                f"                file: gen/w{wave}/a{index}.py{depends}\n"
+                f"                spec: Define w{wave}_a{index}()."
+            )
+    return (
+        f"---\nname: {name}\nbudget:\n  hard_cap_usd: 10000\n---\n\n## Plan\n\n"
+        "```yaml\nphases:\n  - name: P\n    milestones:\n      - name: M\n        tasks:\n"
+        "          - name: T\n            atoms:\n" + "\n".join(atoms) + "\n```\n"
+    )

@@ -31,6 +31,7 @@ from _services import (
     environment_for,
     free_loopback_port,
     fresh_database,
+    layered_masterplan,
     run_on_workers,
     setup_django,
 )
@@ -47,23 +48,6 @@ FIXED = {
     "MGE_RAMP_UP_JITTER_MS": "0",
 }
 ADAPTIVE: dict[str, str] = {}
-
-
-def generated_masterplan(name: str) -> str:
-    atoms = []
-    for wave in range(WAVES):
-        for index in range(ATOMS_PER_WAVE):
-            depends = f"\n                depends_on: [w{wave - 1}_a{index}]" if wave else ""
-            atoms.append(
-                f"              - name: w{wave}_a{index}\n"
-                f"                file: gen/w{wave}/a{index}.py{depends}\n"
-                f"                spec: Define w{wave}_a{index}()."
-            )
-    return (
-        f"---\nname: {name}\nbudget:\n  hard_cap_usd: 10000\n---\n\n## Plan\n\n"
-        "```yaml\nphases:\n  - name: P\n    milestones:\n      - name: M\n        tasks:\n"
-        "          - name: T\n            atoms:\n" + "\n".join(atoms) + "\n```\n"
-    )
 
 
 def stub(port: int, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -97,7 +81,9 @@ def run(label: str, settings: dict[str, str], base: dict[str, str], stub_port: i
     get_redis().flushdb()  # a fresh limiter, queue and budget counters
     stub(stub_port, "/_stub/reset", {})
     stub(stub_port, "/_stub/config", {"capacity": CAPACITY, "latency_ms": LATENCY_MS})
-    masterplan = import_masterplan(generated_masterplan(f"concurrency-{label}"))
+    masterplan = import_masterplan(
+        layered_masterplan(f"concurrency-{label}", WAVES, ATOMS_PER_WAVE)
+    )
     makespan = run_on_workers(
         masterplan, {**base, **settings}, workers=WORKERS, queues=("waves", "default"),
         scheduler=True,

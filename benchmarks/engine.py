@@ -20,6 +20,7 @@ from _services import (
     environment_for,
     free_loopback_port,
     fresh_database,
+    layered_masterplan,
     run_on_workers,
     setup_django,
 )
@@ -27,23 +28,6 @@ from _services import (
 WAVES, ATOMS_PER_WAVE, LIMIT, LATENCY_S, WORKERS = 10, 100, 100, 1.0, 2
 DATABASE = "mge_bench"
 REDIS_URL = "redis://127.0.0.1:6379/14"
-
-
-def generated_masterplan() -> str:
-    atoms = []
-    for wave in range(WAVES):
-        for index in range(ATOMS_PER_WAVE):
-            depends = f"\n                depends_on: [w{wave - 1}_a{index}]" if wave else ""
-            atoms.append(
-                f"              - name: w{wave}_a{index}\n"
-                f"                file: gen/w{wave}/a{index}.py{depends}\n"
-                f"                spec: Define w{wave}_a{index}()."
-            )
-    return (
-        "---\nname: engine-benchmark\nbudget:\n  hard_cap_usd: 10000\n---\n\n## Plan\n\n"
-        "```yaml\nphases:\n  - name: P\n    milestones:\n      - name: M\n        tasks:\n"
-        "          - name: T\n            atoms:\n" + "\n".join(atoms) + "\n```\n"
-    )
 
 
 def main() -> None:
@@ -69,7 +53,7 @@ def main() -> None:
     from mge_site.redis_connection import get_redis
 
     get_redis().flushdb()
-    masterplan = import_masterplan(generated_masterplan())
+    masterplan = import_masterplan(layered_masterplan("engine-benchmark", WAVES, ATOMS_PER_WAVE))
     latency_ms = str(int(LATENCY_S * 1000))
     stub = subprocess.Popen(
         [sys.executable, "manage.py", "mge", "llm-stub", "--port", str(stub_port),
