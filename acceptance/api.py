@@ -8,7 +8,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from redis.exceptions import RedisError
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
@@ -20,8 +19,9 @@ from rest_framework.views import APIView
 from acceptance.gate import gate_status
 from acceptance.jobs import enqueue
 from acceptance.models import AcceptanceTest, Requirement, TestResult, TestRun
-from acceptance.runs import active_run, queue_run, run_summary
+from acceptance.runs import active_run, request_run, run_summary
 from execution.api.runs import Conflict, ServiceUnavailable, requires
+from execution.control import QueueUnavailable
 from execution.models import Atom, MasterPlan, Wave
 
 
@@ -43,8 +43,8 @@ class RequirementViewSet(viewsets.ReadOnlyModelViewSet):
 def _queued(function_path: str, *args: Any) -> str:
     try:
         return enqueue(function_path, *args)
-    except RedisError as error:
-        raise ServiceUnavailable(f"the job queue (Redis) is not reachable: {error}") from None
+    except QueueUnavailable as unavailable:
+        raise ServiceUnavailable(str(unavailable)) from None
 
 
 class GenerateView(APIView):
@@ -98,13 +98,10 @@ class RunView(APIView):
         busy = active_run(masterplan)
         if busy:
             raise Conflict(f"a test run of {masterplan.name} is already {busy.status}: {busy.pk}")
-        run = queue_run(masterplan, wave)
         try:
-            run.job_id = _queued("acceptance.tasks.run", str(run.pk))
-        except ServiceUnavailable:
-            run.delete()  # never queued: it must not block the next try
-            raise
-        run.save(update_fields=["job_id"])
+            run = request_run(masterplan, wave)
+        except QueueUnavailable as unavailable:
+            raise ServiceUnavailable(str(unavailable)) from None
         return Response(
             {
                 **run_summary(run),
@@ -187,7 +184,9 @@ class ResultsView(ListAPIView):
         if "wave" in params:
             results = results.filter(**_wave_filter(params["wave"], masterplan))
         if params.get("latest", "").lower() in ("1", "true", "yes"):
-            newest = TestResult.objects.filter(test=OuterRef("test")).order_by("-created_at")
+            newest = TestResult.objects.filter(test=OuterRef("test")).order_by(
+                *TestResult.LATEST_FIRST
+            )
             results = results.filter(pk=Subquery(newest.values("pk")[:1]))
             return results.order_by("test__requirement__position")
         return results.order_by("-created_at", "test__requirement__position")

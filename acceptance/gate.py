@@ -129,9 +129,8 @@ def gate_statuses(masterplan_ids: Sequence[object]) -> dict[object, GateStatus]:
 
 def _annotated(requirements: QuerySet[Requirement]) -> QuerySet[Requirement]:
     """With each one's test and the status and message of that test's latest result."""
-    # The newest run (by when it copied the workspace) wins, not the last one to finish.
     latest = TestResult.objects.filter(test=OuterRef("acceptance_test")).order_by(
-        "-run__started_at", "-created_at"
+        *TestResult.LATEST_FIRST
     )
     return (
         requirements.select_related("acceptance_test")

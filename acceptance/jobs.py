@@ -7,20 +7,16 @@ from typing import Any
 
 import django_rq
 
-from mge_site.redis_connection import get_redis
+from execution.control import require_queue
 
 JOB_TIMEOUT_SECONDS = 3600
 
 
 def enqueue(function_path: str, *args: Any, queue: str = "tests") -> str:
-    """Queue a job and return its id. Inside a transaction django-rq defers the enqueue to
-    the commit (and returns no job): the id is ours, and Redis is asked first, so an
-    unreachable queue raises RedisError here, where the caller can answer it."""
-    client = get_redis(timeout_seconds=2)
-    try:
-        client.ping()
-    finally:
-        client.close()
+    """Queue a job and return its id; raises control.QueueUnavailable when Redis does not
+    answer. Inside a transaction django-rq defers the enqueue to the commit (and returns no
+    job), so the id is ours and Redis is asked first, where the caller can answer it."""
+    require_queue()
     job_id = str(uuid.uuid4())
     django_rq.get_queue(queue).enqueue(
         function_path, *args, job_id=job_id, job_timeout=JOB_TIMEOUT_SECONDS

@@ -156,6 +156,10 @@ class TestResult(models.Model):
     trace = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    LATEST_FIRST = ("-run__started_at", "-created_at")
+    """A test's latest result is that of the run that copied the workspace last, not of the
+    run that happened to finish last."""
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["test", "-created_at"], name="result_latest_idx")]

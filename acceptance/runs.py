@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from acceptance.jobs import JOB_TIMEOUT_SECONDS
+from acceptance.jobs import JOB_TIMEOUT_SECONDS, enqueue
 from acceptance.models import AcceptanceTest, TestResult, TestRun
 from acceptance.runner import TestFile, run_tests
 from acceptance.sandbox import SandboxUnavailable
+from execution.control import QueueUnavailable
 from execution.models import Atom, MasterPlan, Wave
 
 logger = logging.getLogger(__name__)
@@ -23,6 +26,19 @@ logger = logging.getLogger(__name__)
 
 def queue_run(masterplan: MasterPlan, wave: Wave | None = None) -> TestRun:
     return TestRun.objects.create(masterplan=masterplan, wave=wave)
+
+
+def request_run(masterplan: MasterPlan, wave: Wave | None) -> TestRun:
+    """A queued run and its job; raises control.QueueUnavailable, keeping no run that
+    was never queued (it would block the next try)."""
+    run = queue_run(masterplan, wave)
+    try:
+        run.job_id = enqueue("acceptance.tasks.run", str(run.pk))
+    except QueueUnavailable:
+        run.delete()
+        raise
+    run.save(update_fields=["job_id"])
+    return run
 
 
 def active_run(masterplan: MasterPlan) -> TestRun | None:
@@ -92,9 +108,30 @@ def _end(run: TestRun, status: str, message: str) -> TestRun:
     return run
 
 
+def latest_results(masterplan: MasterPlan) -> dict[object, TestResult]:
+    """Each test's latest result (`TestResult.LATEST_FIRST`), by test id."""
+    newest = TestResult.objects.filter(test=OuterRef("test")).order_by(*TestResult.LATEST_FIRST)
+    results = TestResult.objects.filter(
+        test__masterplan=masterplan, pk=Subquery(newest.values("pk")[:1])
+    )
+    return {result.test_id: result for result in results}
+
+
 def run_summary(run: TestRun) -> dict[str, Any]:
-    """The seed's summary of a run: totals and the pass rates by priority."""
-    rows = list(run.results.values_list("status", "test__requirement__priority"))
+    return run_summaries([run])[run.pk]
+
+
+def run_summaries(runs: Sequence[TestRun]) -> dict[object, dict[str, Any]]:
+    """The seed's summary of each run: totals and the pass rates by priority (one query)."""
+    rows: dict[object, list[tuple[str, str]]] = {run.pk: [] for run in runs}
+    for run_id, status, priority in TestResult.objects.filter(run__in=runs).values_list(
+        "run_id", "status", "test__requirement__priority"
+    ):
+        rows[run_id].append((status, priority))
+    return {run.pk: _summary(run, rows[run.pk]) for run in runs}
+
+
+def _summary(run: TestRun, rows: list[tuple[str, str]]) -> dict[str, Any]:
     by_priority: dict[str, list[int]] = {"must": [0, 0], "should": [0, 0]}
     for status, priority in rows:
         by_priority[priority][0] += 1

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
-from redis.exceptions import RedisError
 
 from acceptance.gate import gate_status
 from acceptance.jobs import enqueue
-from acceptance.models import AcceptanceTest, Requirement, TestResult, TestRun
-from acceptance.runs import active_run, queue_run, run_summary
+from acceptance.models import Requirement, TestRun
+from acceptance.runs import active_run, latest_results, request_run, run_summaries
+from execution.control import QueueUnavailable
 from execution.models import Atom, MasterPlan, Wave
 
 ACTIVE_RUNS = [TestRun.Status.QUEUED, TestRun.Status.RUNNING]
@@ -23,35 +22,26 @@ ACTIVE_RUNS = [TestRun.Status.QUEUED, TestRun.Status.RUNNING]
 @permission_required("execution.view_masterplan", raise_exception=True)
 def masterplan_acceptance(request: HttpRequest, masterplan_id: str) -> HttpResponse:
     masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
-    newest = TestResult.objects.filter(test=OuterRef("pk")).order_by("-created_at")
-    tests = AcceptanceTest.objects.annotate(latest_result_id=Subquery(newest.values("pk")[:1]))
-    requirements = list(
+    requirements = (
         Requirement.objects.filter(masterplan=masterplan)
-        .prefetch_related(Prefetch("acceptance_test", tests))
+        .select_related("acceptance_test")
         .order_by("position")
     )
-    latest_ids = [
-        r.acceptance_test.latest_result_id
-        for r in requirements
-        if hasattr(r, "acceptance_test") and r.acceptance_test.latest_result_id
-    ]
-    latest = TestResult.objects.in_bulk(latest_ids)
-    rows = [
-        {
-            "requirement": r,
-            "test": getattr(r, "acceptance_test", None),
-            "result": latest.get(
-                getattr(getattr(r, "acceptance_test", None), "latest_result_id", None)
-            ),
-        }
-        for r in requirements
-    ]
+    latest = latest_results(masterplan)
+    rows = []
+    for requirement in requirements:
+        test = getattr(requirement, "acceptance_test", None)
+        rows.append(
+            {"requirement": requirement, "test": test,
+             "result": latest.get(test.pk) if test else None}
+        )  # fmt: skip
     runs = list(masterplan.test_runs.select_related("wave")[:10])
+    summaries = run_summaries(runs)
     context = {
         "masterplan": masterplan,
         "rows": rows,
         "gate": gate_status(masterplan.pk),
-        "runs": [(run, run_summary(run)) for run in runs],
+        "runs": [(run, summaries[run.pk]) for run in runs],
         "active": any(run.status in ACTIVE_RUNS for run in runs),
     }
     if request.htmx:
@@ -76,8 +66,8 @@ def generate(request: HttpRequest, masterplan_id: str) -> HttpResponse:
             messages.success(
                 request, "Test generation queued: this page shows the tests once written."
             )
-        except RedisError:
-            messages.error(request, "The job queue (Redis) is not reachable; try again shortly.")
+        except QueueUnavailable as unavailable:
+            messages.error(request, f"{unavailable}; try again shortly.")
     return redirect("acceptance:masterplan-acceptance", masterplan.pk)
 
 
@@ -96,12 +86,9 @@ def run(request: HttpRequest, masterplan_id: str) -> HttpResponse:
             .order_by("-number")
             .first()
         )
-        test_run = queue_run(masterplan, wave)
         try:
-            test_run.job_id = enqueue("acceptance.tasks.run", str(test_run.pk))
-            test_run.save(update_fields=["job_id"])
+            request_run(masterplan, wave)
             messages.success(request, "Test run queued: the results appear here as it ends.")
-        except RedisError:
-            test_run.delete()
-            messages.error(request, "The job queue (Redis) is not reachable; try again shortly.")
+        except QueueUnavailable as unavailable:
+            messages.error(request, f"{unavailable}; try again shortly.")
     return redirect("acceptance:masterplan-acceptance", masterplan.pk)
