@@ -3,12 +3,26 @@ the real sandbox by a real RQ worker."""
 
 from __future__ import annotations
 
+import django_rq
 import pytest
+from rq import SimpleWorker
 
 from acceptance.models import AcceptanceTest, TestResult, TestRun
 from conftest import engine_db
 from execution.control import start_masterplan
 from execution.models import MasterPlan
+
+
+def run_the_waves_only(masterplan: MasterPlan, *, lose_the_tests: bool) -> None:
+    """Work the `waves` queue until every wave closed; the post-wave jobs stay queued, or
+    are lost on their way (`lose_the_tests`)."""
+    waves, tests = django_rq.get_queue("waves"), django_rq.get_queue("tests")
+    while masterplan.waves.exclude(status__in=["completed", "failed"]).exists():
+        if lose_the_tests:
+            tests.empty()
+        SimpleWorker([waves], connection=waves.connection).work(burst=True)
+    if lose_the_tests:
+        tests.empty()
 
 
 @pytest.fixture
@@ -186,20 +200,13 @@ def test_only_a_run_that_saw_every_atoms_code_decides_how_the_plan_ends(
 def test_a_held_plan_whose_post_wave_job_was_lost_gets_it_again(
     acceptance_after_waves, imported, run_jobs
 ):
-    import django_rq
-    from rq import SimpleWorker
-
     from acceptance.pipeline import requeue_held_plans
     from execution.models import Wave
     from mge_site.redis_connection import get_redis
 
     masterplan = imported("slugkit")
     start_masterplan(masterplan.pk)
-    waves, tests = django_rq.get_queue("waves"), django_rq.get_queue("tests")
-    while masterplan.waves.exclude(status__in=["completed", "failed"]).exists():
-        tests.empty()  # each post-wave job is lost before it runs
-        SimpleWorker([waves], connection=waves.connection).work(burst=True)
-    tests.empty()
+    run_the_waves_only(masterplan, lose_the_tests=True)
     for key in get_redis().scan_iter("mge:acceptance:after-wave:*"):
         get_redis().delete(key)  # the pending marks expired with the lost jobs
     masterplan.refresh_from_db()
@@ -217,22 +224,17 @@ def test_a_held_plan_whose_post_wave_job_was_lost_gets_it_again(
 def test_resuming_a_plan_paused_while_held_for_the_gate_lets_the_gate_decide(
     acceptance_after_waves, imported, run_jobs
 ):
-    import django_rq
-    from rq import SimpleWorker
-
     from execution.control import pause_masterplan, resume_masterplan
 
     masterplan = imported("slugkit")
     start_masterplan(masterplan.pk)
-    waves, tests = django_rq.get_queue("waves"), django_rq.get_queue("tests")
-    while masterplan.waves.exclude(status__in=["completed", "failed"]).exists():
-        SimpleWorker([waves], connection=waves.connection).work(burst=True)
+    run_the_waves_only(masterplan, lose_the_tests=False)
     pause_masterplan(masterplan.pk)  # held for the gate, then paused
     run_jobs()  # the post-wave jobs find the plan paused: no decision
     masterplan.refresh_from_db()
     assert masterplan.status == MasterPlan.Status.PAUSED
     resume_masterplan(masterplan.pk)
-    assert tests.count >= 1  # the gate is asked again
+    assert django_rq.get_queue("tests").count >= 1  # the gate is asked again
     run_jobs()
     masterplan.refresh_from_db()
     assert masterplan.status == MasterPlan.Status.COMPLETED, masterplan.status_reason
