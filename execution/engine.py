@@ -124,8 +124,12 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
         for pk, status in list(wave_atoms.values_list("pk", "status"))[shard::shards]
         if status in Atom.RUNNABLE_STATUSES
     ]
-    # Everything the atoms need, read in two queries rather than a few per atom.
-    atoms = Atom.objects.select_related("masterplan").in_bulk(atom_ids)
+    # Everything the atoms need, read in a few queries rather than a few per atom. The
+    # masterplan is read once and shared: joined to each atom row, its whole document
+    # came along hundreds of times (megabytes per job for a large plan).
+    atoms = Atom.objects.defer("generated_code", "last_error").in_bulk(atom_ids)
+    for atom in atoms.values():
+        atom.masterplan = wave.masterplan
     contexts = _context_files(atom_ids)
     connection.close()
     # Threads for up to twice the shared limit of now (split over the shards), so the job

@@ -23,9 +23,8 @@ from execution.llm.types import LLMProvider, LLMRequest, LLMResponse
 
 Call = Callable[[LLMRequest, Callable[..., Any]], LLMResponse]
 
-_provider: LLMProvider | None = None
-_call: Call | None = None
-_provider_key: tuple[object, ...] | None = None
+# (settings key, provider, call), replaced as one tuple: readers never take the lock.
+_built: tuple[tuple[object, ...], LLMProvider, Call] | None = None
 _lock = threading.Lock()
 
 
@@ -47,16 +46,20 @@ def get_provider() -> LLMProvider:
 
 
 def _chain() -> tuple[LLMProvider, Call]:
-    global _provider, _provider_key, _call
+    global _built
     key = _settings_key()
-    with _lock:
-        if _provider is None or _call is None or _provider_key != key:
-            provider = _build_provider()
-            call: Call = lambda request, run_db: provider.complete(request)  # noqa: E731
-            for path in reversed(settings.MGE_LLM_MIDDLEWARE):
-                call = import_string(path)(call)
-            _provider, _call, _provider_key = provider, call, key
-        return _provider, _call
+    built = _built
+    # Every call of a hundred atom threads passes here: the lock is for building only.
+    if built is None or built[0] != key:
+        with _lock:
+            built = _built
+            if built is None or built[0] != key:
+                provider = _build_provider()
+                call: Call = lambda request, run_db: provider.complete(request)  # noqa: E731
+                for path in reversed(settings.MGE_LLM_MIDDLEWARE):
+                    call = import_string(path)(call)
+                built = _built = (key, provider, call)
+    return built[1], built[2]
 
 
 def _build_provider() -> LLMProvider:
