@@ -47,7 +47,9 @@ SAMPLES_KEPT = 1000
 ADJUSTMENTS_KEPT = 200
 CUT_KINDS = frozenset({"budget", "llm_latency", "db_latency"})
 WAITER_LEASE_SECONDS = 30
-"""A caller waiting for a slot renews its place this long ahead (it polls far faster)."""
+"""A caller waiting for a slot renews its place this long ahead, every third of it."""
+POLL_FIRST_SECONDS, POLL_MAX_SECONDS = 0.005, 0.05
+"""How soon the first waiter of a process polls again, doubling up to the most."""
 RATE_LIMIT_COOLDOWN_SECONDS = 2.0
 """A burst of 429s is one entry in the adjustment log and one count in the metrics."""
 RATE_LIMIT_KEEP = 0.9
@@ -159,30 +161,45 @@ def percentile(samples: Sequence[float], share: float) -> float | None:
     return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
 
 
-class _LocalWaiters:
-    """The threads of this process waiting for a slot, woken one per slot given back here.
-    Each waits on its own event: one shared condition made every timeout a lock fight."""
+class _WaitingHere:
+    """This process's threads waiting for a slot, first come, first served.
+
+    Only the first one polls Redis; the others sleep until they are first. A hundred
+    waiters polling on their own cost the workers more CPU than the atoms' work
+    (benchmarks/README.md). A slot given back in this process wakes the first at once.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._queue: deque[threading.Event] = deque()
 
-    def wait(self, timeout: float) -> None:
-        event = threading.Event()
+    @contextmanager
+    def place(self) -> Iterator[threading.Event]:
+        """A place in the queue: its event is set whenever it should try for a slot."""
+        turn = threading.Event()
         with self._lock:
-            self._queue.append(event)
-        event.wait(timeout)
-        with self._lock:
-            if event in self._queue:
-                self._queue.remove(event)
+            self._queue.append(turn)
+            if len(self._queue) == 1:
+                turn.set()
+        try:
+            yield turn
+        finally:
+            with self._lock:
+                self._queue.remove(turn)
+                if self._queue:
+                    self._queue[0].set()  # the next one polls now
 
-    def wake_one(self) -> None:
+    def is_first(self, turn: threading.Event) -> bool:
+        with self._lock:
+            return bool(self._queue) and self._queue[0] is turn
+
+    def wake_first(self) -> None:
         with self._lock:
             if self._queue:
-                self._queue.popleft().set()
+                self._queue[0].set()
 
 
-_freed_here = _LocalWaiters()
+_waiting_here = _WaitingHere()
 
 
 class ConcurrencyLimiter:
@@ -210,27 +227,40 @@ class ConcurrencyLimiter:
         return slot if taken else None
 
     def acquire(self) -> str:
-        """A slot, waiting (with jitter) while the limit is reached: backpressure."""
+        """A slot, waiting while the limit is reached: backpressure."""
         slot = self.try_acquire()
         if slot:
             return slot
         # Each waiter is a lease too (renewed while it waits), so one killed mid-wait does
         # not count as queued forever and block new starts.
         waiter = uuid.uuid4().hex
-        self.client.zadd(self._key("waiting"), {waiter: time.time() + WAITER_LEASE_SECONDS})
-        try:
-            delay = 0.005
-            while True:
-                # A slot given back in this process wakes one waiter at once; slots freed
-                # by other processes are found by polling, backing off with jitter.
-                _freed_here.wait(delay * random.uniform(0.5, 1.5))
-                slot = self.try_acquire()
-                if slot:
-                    return slot
-                delay = min(0.2, delay * 2)
-                self.client.zadd(self._key("waiting"), {waiter: time.time() + WAITER_LEASE_SECONDS})
-        finally:
-            self.client.zrem(self._key("waiting"), waiter)
+        waiting = self._key("waiting")
+        renew_at = time.monotonic() + WAITER_LEASE_SECONDS / 3
+        with _waiting_here.place() as turn:
+            self.client.zadd(waiting, {waiter: time.time() + WAITER_LEASE_SECONDS})
+            try:
+                delay = POLL_FIRST_SECONDS
+                while True:
+                    if _waiting_here.is_first(turn):
+                        # The first polls for slots freed by other processes, backing off
+                        # with jitter; a slot freed here wakes it at once.
+                        woken = turn.wait(delay * random.uniform(0.5, 1.5))
+                        polls = True
+                    else:
+                        # The rest sleep until they are first, waking to renew their lease.
+                        woken = polls = turn.wait(max(0.0, renew_at - time.monotonic()))
+                    turn.clear()
+                    if polls:
+                        slot = self.try_acquire()
+                        if slot:
+                            return slot
+                        if not woken:
+                            delay = min(POLL_MAX_SECONDS, delay * 2)
+                    if time.monotonic() >= renew_at:
+                        renew_at = time.monotonic() + WAITER_LEASE_SECONDS / 3
+                        self.client.zadd(waiting, {waiter: time.time() + WAITER_LEASE_SECONDS})
+            finally:
+                self.client.zrem(waiting, waiter)
 
     def release(self, slot: str, llm_ms: float | None = None, *, succeeded: bool = False) -> None:
         """Give the slot back; a call that succeeded may raise the limit by probing."""
@@ -241,7 +271,7 @@ class ConcurrencyLimiter:
                   settings.MGE_CONCURRENCY_INITIAL, "" if llm_ms is None else round(llm_ms, 1),
                   SAMPLES_KEPT],
         )  # fmt: skip
-        _freed_here.wake_one()
+        _waiting_here.wake_first()
         if grown:
             self._log(grown - 1, int(grown), "calls succeed at high use: probing upwards", "probe")
 

@@ -299,6 +299,49 @@ def test_waiting_callers_are_counted_as_the_queue_and_get_their_slot(settings):
     assert got and limiter.queue_depth() == 0
 
 
+def test_only_the_first_waiter_of_a_process_polls_and_slots_go_first_come_first_served(
+    settings, monkeypatch
+):
+    import threading
+
+    settings.MGE_CONCURRENCY_INITIAL = 1
+    limiter = ConcurrencyLimiter()
+    held = limiter.acquire()
+    polls: list[float] = []
+    real_try_acquire = ConcurrencyLimiter.try_acquire
+
+    def counted(self: ConcurrencyLimiter) -> str | None:
+        polls.append(time.monotonic())
+        return real_try_acquire(self)
+
+    monkeypatch.setattr(ConcurrencyLimiter, "try_acquire", counted)
+    order: list[int] = []
+
+    def wait_then_pass_on(number: int) -> None:
+        slot = limiter.acquire()
+        order.append(number)
+        limiter.release(slot)
+
+    waiters = []
+    for number in range(20):  # queued one after another: the order they came in
+        waiters.append(threading.Thread(target=wait_then_pass_on, args=(number,)))
+        waiters[-1].start()
+        deadline = time.monotonic() + 5
+        while limiter.queue_depth() != number + 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.002)
+    polls.clear()
+    time.sleep(1)
+    # One poller backing off to every 50 ms (jittered): ~20 polls in a second, where
+    # twenty threads polling on their own made hundreds.
+    assert 5 <= len(polls) <= 40
+    limiter.release(held)
+    for waiter in waiters:
+        waiter.join(timeout=5)
+    assert order == list(range(20))
+    assert limiter.in_flight() == 0 and limiter.queue_depth() == 0
+
+
 def test_a_slot_taken_ahead_is_used_by_the_first_call_and_given_back_after_it(settings):
     from execution.concurrency import concurrency_guard, slot_held
     from execution.llm.types import LLMRequest, LLMResponse
