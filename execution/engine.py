@@ -240,6 +240,21 @@ def run_atom(
         leases.discard(atom.pk)
 
 
+_ATOMS, _PLANS = Atom._meta.db_table, MasterPlan._meta.db_table
+_CLAIM = f"""
+WITH claimable AS (
+    SELECT atom.id FROM {_ATOMS} atom JOIN {_PLANS} plan ON plan.id = atom.masterplan_id
+    WHERE atom.id = ANY(%(ids)s) AND atom.status = ANY(%(runnable)s)
+      AND atom.attempts < atom.max_attempts AND plan.status = %(running)s
+    FOR UPDATE OF atom SKIP LOCKED
+)
+UPDATE {_ATOMS} SET status = %(claimed)s, attempts = attempts + 1, started_at = %(now)s,
+                    lease_expires_at = %(lease)s, last_error = ''
+FROM claimable WHERE {_ATOMS}.id = claimable.id
+RETURNING {_ATOMS}.id
+"""
+
+
 def _claim_atoms(atom_ids: list[object]) -> set[object]:
     """Turn these atoms from pending into running, as far as they still may run; returns
     the ones this call claimed.
@@ -248,27 +263,24 @@ def _claim_atoms(atom_ids: list[object]) -> set[object]:
     into running (rows another job is claiming are skipped, not waited for), and none
     does once the masterplan is paused or cancelled. It counts the first attempt: an atom
     whose worker dies mid-call has used it, so a crash cannot replay an atom forever.
+    One statement locks, checks and updates, where the ORM needs a transaction of four
+    round trips: every atom is claimed on its own as it gets its slot.
     """
-    with transaction.atomic():
-        claimable = list(
-            Atom.objects.filter(
-                pk__in=atom_ids,
-                status__in=Atom.RUNNABLE_STATUSES,
-                masterplan__status=MasterPlan.Status.RUNNING,
-                attempts__lt=F("max_attempts"),
-            )
-            .order_by()
-            .select_for_update(of=("self",), skip_locked=True)
-            .values_list("pk", flat=True)
+    if not atom_ids:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM,
+            {
+                "ids": list(atom_ids),
+                "runnable": list(Atom.RUNNABLE_STATUSES),
+                "running": MasterPlan.Status.RUNNING,
+                "claimed": Atom.Status.RUNNING,
+                "now": timezone.now(),
+                "lease": lease_deadline(),
+            },
         )
-        Atom.objects.filter(pk__in=claimable).update(
-            status=Atom.Status.RUNNING,
-            attempts=F("attempts") + 1,
-            started_at=timezone.now(),
-            lease_expires_at=lease_deadline(),
-            last_error="",
-        )
-    return set(claimable)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _context_files(atom_ids: list[object]) -> dict[object, list[ContextFile]]:

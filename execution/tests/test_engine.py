@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.db.models import F
 
 from conftest import engine_db
 from execution.control import start_masterplan
@@ -192,3 +193,44 @@ def test_the_plan_never_advances_past_a_wave_whose_atoms_still_run(
         advance_masterplan(masterplan.pk)
     assert django_rq.get_queue("waves").count == 0  # wave 2 needs fold_accents first
     assert masterplan.waves.get(number=1).status == Wave.Status.PENDING
+
+
+@engine_db
+def test_an_atom_is_claimed_once_and_only_while_it_may_run(imported):
+    import threading
+
+    from django.db import connection, transaction
+
+    from execution.engine import _claim_atoms
+
+    masterplan = imported("slugkit")
+    MasterPlan.objects.filter(pk=masterplan.pk).update(status=MasterPlan.Status.RUNNING)
+    first, second, spent, *_ = masterplan.atoms.order_by("source_line")
+    Atom.objects.filter(pk=spent.pk).update(attempts=F("max_attempts"))
+
+    # Another job holds the first atom's row: this claim skips it rather than waiting.
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row() -> None:
+        with transaction.atomic():
+            Atom.objects.select_for_update().get(pk=first.pk)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    assert locked.wait(10)
+    assert _claim_atoms([first.pk, second.pk, spent.pk]) == {second.pk}
+    release.set()
+    holder.join()
+
+    assert _claim_atoms([first.pk, second.pk]) == {first.pk}  # the second runs already
+    claimed = Atom.objects.get(pk=first.pk)
+    assert (claimed.status, claimed.attempts) == (Atom.Status.RUNNING, 1)
+    assert claimed.lease_expires_at is not None and claimed.started_at is not None
+
+    third = masterplan.atoms.order_by("source_line")[3]
+    MasterPlan.objects.filter(pk=masterplan.pk).update(status=MasterPlan.Status.PAUSED)
+    assert _claim_atoms([third.pk]) == set()  # nothing is claimed in a paused plan
+    assert _claim_atoms([]) == set()
