@@ -54,6 +54,8 @@ RATE_LIMIT_COOLDOWN_SECONDS = 2.0
 """A burst of 429s is one entry in the adjustment log and one count in the metrics."""
 RATE_LIMIT_KEEP = 0.9
 """Share of the calls in flight at a 429 that the limit keeps."""
+DEFAULT_ROUND_TRIP_MS = 1000
+"""How long 429s count as the same congestion event before any LLM latency is known."""
 HISTORY_SECONDS = 3600
 """How far back the dashboard's chart of the limit and the load reaches."""
 
@@ -100,15 +102,29 @@ redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
 return 1
 """
 
+# One cut per congestion event, as TCP cuts once per round trip: the calls in flight when
+# a 429 comes were admitted under the limit it cut, so their 429s in the next round trip
+# (the median LLM latency) say nothing new. Cutting again for each would sink the limit
+# far below what the provider holds.
 _CUT = """
--- KEYS: holders, limit, burst marker, credit   ARGV: now, minimum, initial, keep, cooldown ms
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+-- KEYS: holders, limit, burst marker, credit, round-trip marker, llm samples
+-- ARGV: now, minimum, initial, keep, cooldown ms, round trip ms when no samples
 local current = tonumber(redis.call('GET', KEYS[2]) or ARGV[3])
+if redis.call('EXISTS', KEYS[5]) == 1 then return {current, current, 0} end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local target = math.max(tonumber(ARGV[2]),
                         math.floor(redis.call('ZCARD', KEYS[1]) * tonumber(ARGV[4])))
 if target >= current then return {current, current, 0} end
 redis.call('SET', KEYS[2], target)
 redis.call('SET', KEYS[4], 0)
+local samples = redis.call('LRANGE', KEYS[6], 0, 49)
+local round_trip = tonumber(ARGV[6])
+if #samples > 0 then
+  for i, v in ipairs(samples) do samples[i] = tonumber(v) end
+  table.sort(samples)
+  round_trip = samples[math.floor((#samples + 1) / 2)]
+end
+redis.call('SET', KEYS[5], 1, 'PX', math.max(1, math.floor(round_trip)))
 local first = redis.call('SET', KEYS[3], 1, 'NX', 'PX', ARGV[5])
 return {current, target, first and 1 or 0}
 """
@@ -297,6 +313,7 @@ class ConcurrencyLimiter:
         pipe = self.client.pipeline()
         pipe.set(self._key("limit"), limit)
         pipe.hincrby(self._key("adjustment_counts"), kind, 1)
+        pipe.delete(self._key("round_trip"))  # a limit set by hand: the next 429 cuts from it
         pipe.execute()
         self._log(previous, limit, reason, kind)
 
@@ -339,9 +356,10 @@ class ConcurrencyLimiter:
         count. Returns whether the limit moved."""
         previous, limit, first = self._cut(
             keys=[self._key("holders"), self._key("limit"), self._key("cut"),
-                  self._key("credit")],
+                  self._key("credit"), self._key("round_trip"), self._key("llm_ms")],
             args=[time.time(), settings.MGE_CONCURRENCY_MIN, settings.MGE_CONCURRENCY_INITIAL,
-                  RATE_LIMIT_KEEP, int(RATE_LIMIT_COOLDOWN_SECONDS * 1000)],
+                  RATE_LIMIT_KEEP, int(RATE_LIMIT_COOLDOWN_SECONDS * 1000),
+                  DEFAULT_ROUND_TRIP_MS],
         )  # fmt: skip
         if limit == previous:
             return False
@@ -489,10 +507,16 @@ def before_provider_request() -> None:
 
 
 def on_provider_status(status: int) -> None:
-    """Every HTTP answer of the provider, retries included: a 429/529 gives this call's slot
-    back for the retry-after wait and cuts the limit now."""
+    """Every HTTP answer of the provider, retries included: an answer gives this call's
+    slot back; a 429/529 does too, for the retry-after wait, and cuts the limit now."""
     if _held.guarded and _held.attempt_started is not None and status < 400:
         _held.answered_ms = (time.perf_counter() - _held.attempt_started) * 1000
+        if _held.slot:
+            # The provider is done with the call: its slot is free now, not after our
+            # parsing, budget settling and bookkeeping (which would keep the provider's
+            # load below the limit by their share of each call).
+            ConcurrencyLimiter().release(_held.slot, _held.answered_ms, succeeded=True)
+            _held.slot = None
     if status in (429, 529):
         limiter = ConcurrencyLimiter()
         if _held.slot:

@@ -96,19 +96,24 @@ def hold(limiter: ConcurrencyLimiter, count: int) -> list[str]:
     return slots  # type: ignore[return-value]
 
 
-def test_a_rate_limit_cuts_to_ninety_percent_of_what_was_in_flight():
+def test_a_rate_limit_cuts_to_ninety_percent_of_what_was_in_flight_once_per_round_trip():
     limiter = ConcurrencyLimiter()
+    limiter.client.lpush(limiter._key("llm_ms"), 150, 120, 900)  # median round trip 150 ms
     slots = hold(limiter, 30)
     assert limiter.cut_for_rate_limit(429) is True
     assert limiter.limit() == 27
-    # The rest of the burst: each refused call gives its slot back, then cuts again.
+    # The rest of the burst, within the round trip: the calls were admitted under the old
+    # limit, so their 429s are the same congestion event and do not cut again.
     for slot in slots[:10]:
         limiter.release(slot)
-        limiter.cut_for_rate_limit(429)
+        assert limiter.cut_for_rate_limit(429) is False
+    assert limiter.limit() == 27
+    time.sleep(0.2)  # a round trip later, 429s still coming: a new event, a new cut
+    assert limiter.cut_for_rate_limit(429) is True
     assert limiter.limit() == 18  # 90 % of the 20 still held
     log = limiter.stats()["adjustments"]
     assert [(e["from"], e["to"], e["kind"]) for e in log[:1]] == [(100, 18, "rate_limit")]
-    assert limiter.adjustment_counts()["rate_limit"] == 1  # one burst, one count
+    assert limiter.adjustment_counts()["rate_limit"] == 1  # one burst in the log and count
 
 
 def test_a_rate_limit_never_cuts_below_the_minimum_nor_raises_the_limit():
@@ -406,3 +411,30 @@ def test_the_latency_signal_is_the_providers_time_not_the_retry_waits(stub_serve
     assert time.monotonic() - started > 0.6
     [sample] = ConcurrencyLimiter().client.lrange(ConcurrencyLimiter()._key("llm_ms"), 0, -1)
     assert 90 <= float(sample) < 400  # the answered attempt, not the 0.6 s wait
+
+
+@pytest.mark.django_db
+def test_a_call_gives_its_slot_back_when_the_provider_answers_not_after_the_bookkeeping(
+    stub_server, imported, monkeypatch
+):
+    from budget import guardrails
+    from execution.llm import gateway
+    from execution.llm.types import LLMRequest
+
+    masterplan = imported("slugkit")
+    limiter = ConcurrencyLimiter()
+    in_flight_while_recording: list[int] = []
+    real_record_cost = guardrails.record_cost
+
+    def record_cost(*args, **kwargs):  # type: ignore[no-untyped-def]
+        in_flight_while_recording.append(limiter.in_flight())
+        return real_record_cost(*args, **kwargs)
+
+    monkeypatch.setattr(guardrails, "record_cost", record_cost)
+    request = LLMRequest(
+        model="claude-haiku-4-5", system="", max_tokens=16,
+        messages=[{"role": "user", "content": "Say hi."}], masterplan_id=str(masterplan.pk),
+    )  # fmt: skip
+    gateway.complete(request)
+    assert in_flight_while_recording == [0]  # the provider was done: so was its slot
+    assert limiter.client.llen(limiter._key("llm_ms")) == 1  # its latency counted once
