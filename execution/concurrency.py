@@ -54,8 +54,6 @@ RATE_LIMIT_COOLDOWN_SECONDS = 2.0
 """A burst of 429s is one entry in the adjustment log and one count in the metrics."""
 RATE_LIMIT_KEEP = 0.9
 """Share of the calls in flight at a 429 that the limit keeps."""
-DEFAULT_ROUND_TRIP_MS = 1000
-"""How long 429s count as the same congestion event before any LLM latency is known."""
 HISTORY_SECONDS = 3600
 """How far back the dashboard's chart of the limit and the load reaches."""
 
@@ -105,10 +103,11 @@ return 1
 # One cut per congestion event, as TCP cuts once per round trip: the calls in flight when
 # a 429 comes were admitted under the limit it cut, so their 429s in the next round trip
 # (the median LLM latency) say nothing new. Cutting again for each would sink the limit
-# far below what the provider holds.
+# far below what the provider holds. Before any latency is known (a cold start, where the
+# limit is furthest off) every 429 cuts.
 _CUT = """
 -- KEYS: holders, limit, burst marker, credit, round-trip marker, llm samples
--- ARGV: now, minimum, initial, keep, cooldown ms, round trip ms when no samples
+-- ARGV: now, minimum, initial, keep, cooldown ms
 local current = tonumber(redis.call('GET', KEYS[2]) or ARGV[3])
 if redis.call('EXISTS', KEYS[5]) == 1 then return {current, current, 0} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -118,13 +117,12 @@ if target >= current then return {current, current, 0} end
 redis.call('SET', KEYS[2], target)
 redis.call('SET', KEYS[4], 0)
 local samples = redis.call('LRANGE', KEYS[6], 0, 49)
-local round_trip = tonumber(ARGV[6])
 if #samples > 0 then
   for i, v in ipairs(samples) do samples[i] = tonumber(v) end
   table.sort(samples)
-  round_trip = samples[math.floor((#samples + 1) / 2)]
+  local round_trip = samples[math.floor((#samples + 1) / 2)]
+  redis.call('SET', KEYS[5], 1, 'PX', math.max(1, math.floor(round_trip)))
 end
-redis.call('SET', KEYS[5], 1, 'PX', math.max(1, math.floor(round_trip)))
 local first = redis.call('SET', KEYS[3], 1, 'NX', 'PX', ARGV[5])
 return {current, target, first and 1 or 0}
 """
@@ -358,8 +356,7 @@ class ConcurrencyLimiter:
             keys=[self._key("holders"), self._key("limit"), self._key("cut"),
                   self._key("credit"), self._key("round_trip"), self._key("llm_ms")],
             args=[time.time(), settings.MGE_CONCURRENCY_MIN, settings.MGE_CONCURRENCY_INITIAL,
-                  RATE_LIMIT_KEEP, int(RATE_LIMIT_COOLDOWN_SECONDS * 1000),
-                  DEFAULT_ROUND_TRIP_MS],
+                  RATE_LIMIT_KEEP, int(RATE_LIMIT_COOLDOWN_SECONDS * 1000)],
         )  # fmt: skip
         if limit == previous:
             return False

@@ -116,6 +116,15 @@ def test_a_rate_limit_cuts_to_ninety_percent_of_what_was_in_flight_once_per_roun
     assert limiter.adjustment_counts()["rate_limit"] == 1  # one burst in the log and count
 
 
+def test_before_any_latency_is_known_every_429_of_a_burst_cuts():
+    limiter = ConcurrencyLimiter()  # a cold start: the limit may be far above the provider
+    slots = hold(limiter, 30)
+    assert limiter.cut_for_rate_limit(429) is True and limiter.limit() == 27
+    for slot in slots[:10]:
+        limiter.release(slot)
+    assert limiter.cut_for_rate_limit(429) is True and limiter.limit() == 18
+
+
 def test_a_rate_limit_never_cuts_below_the_minimum_nor_raises_the_limit():
     limiter = ConcurrencyLimiter()
     assert limiter.cut_for_rate_limit(529) is True  # nothing in flight: down to the floor
