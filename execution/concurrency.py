@@ -10,7 +10,7 @@ The limit moves on two clocks. Every MGE_CONCURRENCY_ADJUST_SECONDS `adjust` app
 seed's rules to measured signals (LLM and database latency kept in Redis, the budget
 left). Between those, the provider's own answers drive it, AIMD-style: a 429/529 cuts the
 limit at once to 90 % of what was in flight when it came (the provider told us what it
-holds), and calls that succeed while at least half the slots are busy probe upwards by one
+holds; once per round trip, as TCP cuts once per window), and calls that succeed while at least half the slots are busy probe upwards by one
 slot per `limit` successes (TCP's additive increase). A call refused with 429 gives its
 slot back while the SDK waits out retry-after, and its retry queues for a slot again: the
 retries of a burst pass through the lowered limit instead of hammering the provider.
@@ -349,9 +349,10 @@ class ConcurrencyLimiter:
 
     def cut_for_rate_limit(self, status: int) -> bool:
         """Cut the limit at once (multiplicative decrease) to 90 % of the calls in flight.
-        Each 429 of a burst cuts again as the refused calls give their slots back, so the
-        limit settles just under what the provider holds; the burst is one log entry and one
-        count. Returns whether the limit moved."""
+        The 429s of the next round trip are the same congestion event and do not cut
+        again (see _CUT); the burst is one log entry and one count. Returns whether the
+        limit moved.
+        """
         previous, limit, first = self._cut(
             keys=[self._key("holders"), self._key("limit"), self._key("cut"),
                   self._key("credit"), self._key("round_trip"), self._key("llm_ms")],
