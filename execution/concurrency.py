@@ -10,8 +10,9 @@ The limit moves on two clocks. Every MGE_CONCURRENCY_ADJUST_SECONDS `adjust` app
 seed's rules to measured signals (LLM and database latency kept in Redis, the budget
 left). Between those, the provider's own answers drive it, AIMD-style: a 429/529 cuts the
 limit at once to 90 % of what was in flight when it came (the provider told us what it
-holds; once per round trip, as TCP cuts once per window), and calls that succeed while at least half the slots are busy probe upwards by one
-slot per `limit` successes (TCP's additive increase). A call refused with 429 gives its
+holds; once per round trip, as TCP cuts once per window), and calls that succeed while at
+least half the slots are busy probe upwards by one slot per `limit` successes (TCP's
+additive increase). A call refused with 429 gives its
 slot back while the SDK waits out retry-after, and its retry queues for a slot again: the
 retries of a burst pass through the lowered limit instead of hammering the provider.
 """
