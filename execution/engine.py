@@ -263,11 +263,17 @@ def _claim_atoms(atom_ids: list[object]) -> set[object]:
     into running (rows another job is claiming are skipped, not waited for), and none
     does once the masterplan is paused or cancelled. It counts the first attempt: an atom
     whose worker dies mid-call has used it, so a crash cannot replay an atom forever.
-    One statement locks, checks and updates, where the ORM needs a transaction of four
-    round trips: every atom is claimed on its own as it gets its slot.
+    On PostgreSQL one statement locks, checks and updates, where the ORM needs a
+    transaction of four round trips: every atom is claimed on its own as it gets its slot.
     """
     if not atom_ids:
         return set()
+    if connection.vendor == "postgresql":
+        return _claim_in_one_statement(atom_ids)
+    return _claim_in_a_transaction(atom_ids)
+
+
+def _claim_in_one_statement(atom_ids: list[object]) -> set[object]:
     with connection.cursor() as cursor:
         cursor.execute(
             _CLAIM,
@@ -281,6 +287,31 @@ def _claim_atoms(atom_ids: list[object]) -> set[object]:
             },
         )
         return {row[0] for row in cursor.fetchall()}
+
+
+def _claim_in_a_transaction(atom_ids: list[object]) -> set[object]:
+    """The same claim for SQLite (`make run` without DATABASE_URL), which writes one
+    transaction at a time and has neither row locks nor ANY()."""
+    with transaction.atomic():
+        claimable = list(
+            Atom.objects.filter(
+                pk__in=atom_ids,
+                status__in=Atom.RUNNABLE_STATUSES,
+                masterplan__status=MasterPlan.Status.RUNNING,
+                attempts__lt=F("max_attempts"),
+            )
+            .order_by()
+            .select_for_update(of=("self",), skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        Atom.objects.filter(pk__in=claimable).update(
+            status=Atom.Status.RUNNING,
+            attempts=F("attempts") + 1,
+            started_at=timezone.now(),
+            lease_expires_at=lease_deadline(),
+            last_error="",
+        )
+    return set(claimable)
 
 
 def _context_files(atom_ids: list[object]) -> dict[object, list[ContextFile]]:

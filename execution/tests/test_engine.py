@@ -196,12 +196,19 @@ def test_the_plan_never_advances_past_a_wave_whose_atoms_still_run(
 
 
 @engine_db
-def test_an_atom_is_claimed_once_and_only_while_it_may_run(imported):
+@pytest.mark.parametrize("claim_in", ["one statement", "a transaction"])
+def test_an_atom_is_claimed_once_and_only_while_it_may_run(imported, claim_in):
     import threading
 
     from django.db import connection, transaction
 
-    from execution.engine import _claim_atoms
+    from execution import engine
+
+    # PostgreSQL's one statement, and the ORM transaction SQLite (`make run`) uses.
+    _claim_atoms = {
+        "one statement": engine._claim_in_one_statement,
+        "a transaction": engine._claim_in_a_transaction,
+    }[claim_in]
 
     masterplan = imported("slugkit")
     MasterPlan.objects.filter(pk=masterplan.pk).update(status=MasterPlan.Status.RUNNING)
@@ -233,4 +240,4 @@ def test_an_atom_is_claimed_once_and_only_while_it_may_run(imported):
     third = masterplan.atoms.order_by("source_line")[3]
     MasterPlan.objects.filter(pk=masterplan.pk).update(status=MasterPlan.Status.PAUSED)
     assert _claim_atoms([third.pk]) == set()  # nothing is claimed in a paused plan
-    assert _claim_atoms([]) == set()
+    assert engine._claim_atoms([]) == set()
