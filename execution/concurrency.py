@@ -249,33 +249,38 @@ class ConcurrencyLimiter:
         # Each waiter is a lease too (renewed while it waits), so one killed mid-wait does
         # not count as queued forever and block new starts.
         waiter = uuid.uuid4().hex
-        waiting = self._key("waiting")
-        renew_at = time.monotonic() + WAITER_LEASE_SECONDS / 3
         with _waiting_here.place() as turn:
-            self.client.zadd(waiting, {waiter: time.time() + WAITER_LEASE_SECONDS})
+            renew_at = self._renew_waiter(waiter)
             try:
-                delay = POLL_FIRST_SECONDS
-                while True:
-                    if _waiting_here.is_first(turn):
-                        # The first polls for slots freed by other processes, backing off
-                        # with jitter; a slot freed here wakes it at once.
-                        woken = turn.wait(delay * random.uniform(0.5, 1.5))
-                        polls = True
-                    else:
-                        # The rest sleep until they are first, waking to renew their lease.
-                        woken = polls = turn.wait(max(0.0, renew_at - time.monotonic()))
-                    turn.clear()
-                    if polls:
-                        slot = self.try_acquire()
-                        if slot:
-                            return slot
-                        if not woken:
-                            delay = min(POLL_MAX_SECONDS, delay * 2)
-                    if time.monotonic() >= renew_at:
-                        renew_at = time.monotonic() + WAITER_LEASE_SECONDS / 3
-                        self.client.zadd(waiting, {waiter: time.time() + WAITER_LEASE_SECONDS})
+                return self._wait_in_line(turn, waiter, renew_at)
             finally:
-                self.client.zrem(waiting, waiter)
+                self.client.zrem(self._key("waiting"), waiter)
+
+    def _renew_waiter(self, waiter: str) -> float:
+        """Renew the waiter's lease; returns when to renew it next (monotonic clock)."""
+        self.client.zadd(self._key("waiting"), {waiter: time.time() + WAITER_LEASE_SECONDS})
+        return time.monotonic() + WAITER_LEASE_SECONDS / 3
+
+    def _wait_in_line(self, turn: threading.Event, waiter: str, renew_at: float) -> str:
+        delay = POLL_FIRST_SECONDS
+        while True:
+            if _waiting_here.is_first(turn):
+                # The first polls for slots freed by other processes, backing off with
+                # jitter; a slot freed here wakes it at once.
+                woken = turn.wait(delay * random.uniform(0.5, 1.5))
+                polls = True
+            else:
+                # The rest sleep until they are first, waking to renew their lease.
+                woken = polls = turn.wait(max(0.0, renew_at - time.monotonic()))
+            turn.clear()
+            if polls:
+                slot = self.try_acquire()
+                if slot:
+                    return slot
+                if not woken:
+                    delay = min(POLL_MAX_SECONDS, delay * 2)
+            if time.monotonic() >= renew_at:
+                renew_at = self._renew_waiter(waiter)
 
     def release(self, slot: str, llm_ms: float | None = None, *, succeeded: bool = False) -> None:
         """Give the slot back; a call that succeeded may raise the limit by probing."""
