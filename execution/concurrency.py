@@ -12,9 +12,13 @@ left). Between those, the provider's own answers drive it, AIMD-style: a 429/529
 limit at once to 90 % of what was in flight when it came (the provider told us what it
 holds; once per round trip, as TCP cuts once per window), and calls that succeed while at
 least half the slots are busy probe upwards by one slot per `limit` successes (TCP's
-additive increase). A call refused with 429 gives its
-slot back while the SDK waits out retry-after, and its retry queues for a slot again: the
-retries of a burst pass through the lowered limit instead of hammering the provider.
+additive increase). Growth stops one slot below the limit the provider last refused at,
+for one adjustment period (the `ceiling`, as TCP CUBIC plateaus below its last loss):
+every refusal costs its call the whole retry-after, and one landing in the last second of
+a wave holds up the next wave, so probing past a known ceiling again and again costs more
+than its extra slot earns. A call refused with 429 gives its slot back while the SDK
+waits out retry-after, and its retry queues for a slot again: the retries of a burst pass
+through the lowered limit instead of hammering the provider.
 """
 
 from __future__ import annotations
@@ -72,9 +76,10 @@ return 1
 """
 
 # Additive increase: a success while at least half the slots are busy earns 1/limit of a
-# slot; a whole one raises the limit. Not while a periodic rule holds it down (`hold`).
+# slot; a whole one raises the limit. Not while a periodic rule holds it down (`hold`),
+# and not up to the limit the provider last refused at while that is fresh (`ceiling`).
 _RELEASE = """
--- KEYS: holders, limit, credit, hold, llm samples, counts
+-- KEYS: holders, limit, credit, hold, llm samples, counts, ceiling
 -- ARGV: slot, succeeded (0/1), maximum, initial limit, latency ms ('' = none), samples kept
 redis.call('ZREM', KEYS[1], ARGV[1])
 if ARGV[5] ~= '' then
@@ -84,6 +89,8 @@ end
 if ARGV[2] ~= '1' or redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
 local limit = tonumber(redis.call('GET', KEYS[2]) or ARGV[4])
 if limit >= tonumber(ARGV[3]) then return 0 end
+local ceiling = redis.call('GET', KEYS[7])
+if ceiling and limit + 1 >= tonumber(ceiling) then return 0 end
 if (redis.call('ZCARD', KEYS[1]) + 1) * 2 < limit then return 0 end
 local credit = tonumber(redis.call('INCRBYFLOAT', KEYS[3], 1 / limit))
 if credit < 1 then return 0 end
@@ -107,8 +114,8 @@ return 1
 # far below what the provider holds. Before any latency is known (a cold start, where the
 # limit is furthest off) every 429 cuts.
 _CUT = """
--- KEYS: holders, limit, burst marker, credit, round-trip marker, llm samples
--- ARGV: now, minimum, initial, keep, cooldown ms
+-- KEYS: holders, limit, burst marker, credit, round-trip marker, llm samples, ceiling
+-- ARGV: now, minimum, initial, keep, cooldown ms, ceiling ms
 local current = tonumber(redis.call('GET', KEYS[2]) or ARGV[3])
 if redis.call('EXISTS', KEYS[5]) == 1 then return {current, current, 0} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -117,6 +124,7 @@ local target = math.max(tonumber(ARGV[2]),
 if target >= current then return {current, current, 0} end
 redis.call('SET', KEYS[2], target)
 redis.call('SET', KEYS[4], 0)
+redis.call('SET', KEYS[7], current, 'PX', ARGV[6])
 local samples = redis.call('LRANGE', KEYS[6], 0, 49)
 if #samples > 0 then
   for i, v in ipairs(samples) do samples[i] = tonumber(v) end
@@ -146,11 +154,13 @@ def next_limit(
     llm_p95_ms: float | None,
     db_p95_ms: float | None,
     budget_remaining_pct: float | None,
+    ceiling: int | None = None,
 ) -> Adjustment:
     """The seed's rules: LLM p95 > 2 s → −10 %; DB p95 > 100 ms → −10 %; budget left < 20 %
     → −50 %; all healthy → +5 %. The strongest cut wins when several apply; growth is at
     least one slot, and none while fewer than half the slots are in use (AIMD's guard: an
-    idle system must not drift up to the maximum)."""
+    idle system must not drift up to the maximum), nor up to `ceiling`, the limit the
+    provider refused at during the last period (it is not all healthy)."""
     cuts = []
     if budget_remaining_pct is not None and budget_remaining_pct < LOW_BUDGET_PCT:
         cuts.append(
@@ -166,7 +176,11 @@ def next_limit(
         return Adjustment(max(minimum, math.floor(current * factor)), reason, kind)
     if in_flight < current / 2:
         return Adjustment(current, f"idle ({in_flight} of {current} in use): no growth", "idle")
-    return Adjustment(min(maximum, max(current + 1, math.floor(current * 1.05))), "healthy")
+    grown = min(maximum, max(current + 1, math.floor(current * 1.05)))
+    if ceiling is not None and grown >= ceiling:
+        reason = f"the provider refused at {ceiling} during the last period: held below it"
+        return Adjustment(max(current, min(grown, ceiling - 1)), reason, "ceiling")
+    return Adjustment(grown, "healthy")
 
 
 def percentile(samples: Sequence[float], share: float) -> float | None:
@@ -286,7 +300,8 @@ class ConcurrencyLimiter:
         """Give the slot back; a call that succeeded may raise the limit by probing."""
         grown = self._release(
             keys=[self._key("holders"), self._key("limit"), self._key("credit"),
-                  self._key("hold"), self._key("llm_ms"), self._key("adjustment_counts")],
+                  self._key("hold"), self._key("llm_ms"), self._key("adjustment_counts"),
+                  self._key("ceiling")],
             args=[slot, int(succeeded), settings.MGE_CONCURRENCY_MAX,
                   settings.MGE_CONCURRENCY_INITIAL, "" if llm_ms is None else round(llm_ms, 1),
                   SAMPLES_KEPT],
@@ -308,6 +323,12 @@ class ConcurrencyLimiter:
         value = self.client.get(self._key("limit"))
         return int(value) if value is not None else settings.MGE_CONCURRENCY_INITIAL
 
+    def ceiling(self) -> int | None:
+        """The limit the provider last refused at (429/529), during one adjustment period
+        after the refusal; growth stops below it until then."""
+        value = self.client.get(self._key("ceiling"))
+        return int(value) if value is not None else None
+
     def in_flight(self) -> int:
         self.client.zremrangebyscore(self._key("holders"), "-inf", time.time())
         return int(self.client.zcard(self._key("holders")))
@@ -317,7 +338,8 @@ class ConcurrencyLimiter:
         pipe = self.client.pipeline()
         pipe.set(self._key("limit"), limit)
         pipe.hincrby(self._key("adjustment_counts"), kind, 1)
-        pipe.delete(self._key("round_trip"))  # a limit set by hand: the next 429 cuts from it
+        # A limit set by hand: the next 429 cuts from it, and growth may pass the old ceiling.
+        pipe.delete(self._key("round_trip"), self._key("ceiling"))
         pipe.execute()
         self._log(previous, limit, reason, kind)
 
@@ -361,9 +383,11 @@ class ConcurrencyLimiter:
         """
         previous, limit, first = self._cut(
             keys=[self._key("holders"), self._key("limit"), self._key("cut"),
-                  self._key("credit"), self._key("round_trip"), self._key("llm_ms")],
+                  self._key("credit"), self._key("round_trip"), self._key("llm_ms"),
+                  self._key("ceiling")],
             args=[time.time(), settings.MGE_CONCURRENCY_MIN, settings.MGE_CONCURRENCY_INITIAL,
-                  RATE_LIMIT_KEEP, int(RATE_LIMIT_COOLDOWN_SECONDS * 1000)],
+                  RATE_LIMIT_KEEP, int(RATE_LIMIT_COOLDOWN_SECONDS * 1000),
+                  settings.MGE_CONCURRENCY_ADJUST_SECONDS * 1000],
         )  # fmt: skip
         if limit == previous:
             return False
@@ -383,6 +407,7 @@ class ConcurrencyLimiter:
             llm_p95_ms=signals["llm_p95_ms"],
             db_p95_ms=signals["db_p95_ms"],
             budget_remaining_pct=budget_remaining_pct,
+            ceiling=self.ceiling(),
         )
         # Only if nothing moved the limit meanwhile: a 429's cut must not be overwritten
         # by a decision made on the limit before it.
@@ -434,6 +459,7 @@ class ConcurrencyLimiter:
             "max_limit": settings.MGE_CONCURRENCY_MAX,
             "active_executions": self.in_flight(),
             "queue_depth": self.queue_depth(),
+            "rate_limit_ceiling": self.ceiling(),
             **self.signals(),
             "adjustments": adjustments,
         }

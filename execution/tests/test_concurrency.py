@@ -65,6 +65,15 @@ def test_no_measurements_yet_count_as_healthy():
     assert adjustment.limit == 105
 
 
+def test_healthy_growth_stops_one_below_where_the_provider_last_refused():
+    assert rule(current=100, ceiling=103) == Adjustment(
+        102, "the provider refused at 103 during the last period: held below it", "ceiling"
+    )
+    assert rule(current=102, ceiling=103).limit == 102  # at the plateau already
+    assert rule(current=100, ceiling=120) == Adjustment(105, "healthy")  # far below it
+    assert rule(current=100, ceiling=103, db_p95_ms=500.0).limit == 90  # cuts still cut
+
+
 def test_percentile():
     assert percentile(list(range(1, 101)), 0.95) == 95
     assert percentile([], 0.95) is None
@@ -148,6 +157,41 @@ def test_successes_at_high_use_probe_one_slot_per_limit_successes():
     assert limiter.stats()["adjustments"][0]["kind"] == "probe"
 
 
+def test_after_a_429_probing_stops_below_that_limit_until_the_period_ends(settings):
+    settings.MGE_CONCURRENCY_ADJUST_SECONDS = 1
+    limiter = ConcurrencyLimiter()
+    limiter.client.lpush(limiter._key("llm_ms"), 1)  # a 1 ms round trip: no cut marker
+    limiter.set_limit(20, "test")
+    slots = hold(limiter, 20)
+    assert limiter.cut_for_rate_limit(429) is True  # the provider refused at 20
+    assert limiter.limit() == 18 and limiter.ceiling() == 20
+    assert limiter.stats()["rate_limit_ceiling"] == 20
+
+    def busy_successes(count: int) -> None:
+        for _ in range(count):
+            limiter.release(slots.pop(), 150.0, succeeded=True)
+            slots.append(limiter.try_acquire())  # type: ignore[arg-type]
+
+    for slot in slots[18:]:
+        limiter.release(slot)
+    del slots[18:]
+    busy_successes(200)  # enough successes for ten slots of growth
+    assert limiter.limit() == 19  # grew back to one below the ceiling, and stopped there
+    time.sleep(1.1)  # the period is over: the ceiling is forgotten
+    assert limiter.ceiling() is None
+    busy_successes(100)
+    assert limiter.limit() > 20
+
+
+def test_a_limit_set_by_hand_clears_the_ceiling():
+    limiter = ConcurrencyLimiter()
+    hold(limiter, 30)
+    limiter.cut_for_rate_limit(429)
+    assert limiter.ceiling() == 100
+    limiter.set_limit(50, "an operator knows better")
+    assert limiter.ceiling() is None
+
+
 def test_no_probing_when_idle_failed_held_down_or_at_the_maximum(settings):
     limiter = ConcurrencyLimiter()
     limiter.set_limit(20, "test")
@@ -210,6 +254,7 @@ def test_concurrency_stats_over_the_api(api_client_for, viewer):
     assert body["current_limit"] == 120
     assert (body["min_limit"], body["max_limit"]) == (10, 200)
     assert body["active_executions"] == 0 and body["queue_depth"] == 0
+    assert body["rate_limit_ceiling"] is None  # no refusal yet
     assert {"llm_p95_ms", "db_p95_ms", "budget_remaining_pct"} <= set(body)
     assert body["adjustments"][0]["reason"] == "test"
 
