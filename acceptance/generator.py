@@ -24,7 +24,7 @@ from execution.llm import gateway
 from execution.llm.types import CallRefused, LLMError, LLMRequest
 from execution.models import Atom, MasterPlan
 from execution.prompts import NoCodeBlock, extract_code
-from execution.validation import syntax_error
+from execution.validation import parse_python, syntax_error
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def public_names(language: str, code: str) -> list[str]:
     if language in JS_LANGUAGES:
         return list(dict.fromkeys(_TS_EXPORT.findall(code)))
     try:
-        tree = ast.parse(code)
+        tree = parse_python(code)
     except SyntaxError:
         return []
     names = []

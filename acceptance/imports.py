@@ -9,6 +9,8 @@ import re
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 
+from execution.validation import parse_python
+
 _JS_IMPORT = re.compile(
     r"""(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["'](\.{1,2}/[^"']+)["']"""
 )
@@ -27,7 +29,7 @@ def imported_files(code: str, framework: str, test_path: str, files: Iterable[st
                       if path in files}  # fmt: skip
         return found
     try:
-        tree = ast.parse(code)
+        tree = parse_python(code)
     except SyntaxError:
         return set()
     modules = set()

@@ -16,6 +16,17 @@ _GRAMMARS = {
     "tsx": Language(tree_sitter_typescript.language_tsx()),
 }
 _parsers = threading.local()  # a tree-sitter Parser must not be shared between threads
+_python_parse = threading.Lock()
+
+
+def parse_python(code: str, filename: str = "<unknown>") -> ast.Module:
+    """`ast.parse`, one thread at a time. CPython 3.11 keeps the AST constructor's
+    recursion depth in state shared by the interpreter's threads, so two threads parsing
+    at once can make one fail with SystemError "AST constructor recursion depth
+    mismatch" (python/cpython#106905 and its reports). The engine's atom threads
+    validate at once: a wave job in the test suite lost an atom to it."""
+    with _python_parse:
+        return ast.parse(code, filename=filename)
 
 
 def _parser(grammar: str) -> Parser:
@@ -30,7 +41,7 @@ def syntax_error(language: str, file_path: str, code: str) -> str | None:
     """None when `code` parses, else the first problem with its line."""
     if language == "python":
         try:
-            ast.parse(code, filename=file_path)
+            parse_python(code, file_path)
         except SyntaxError as error:
             return f"line {error.lineno}: {error.msg}"
         return None
