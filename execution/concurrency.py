@@ -10,7 +10,8 @@ The limit moves on two clocks. Every MGE_CONCURRENCY_ADJUST_SECONDS `adjust` app
 seed's rules to measured signals (LLM and database latency kept in Redis, the budget
 left). Between those, the provider's own answers drive it, AIMD-style: a 429/529 cuts the
 limit at once to 90 % of what was in flight when it came (the provider told us what it
-holds; once per round trip, as TCP cuts once per window), and calls that succeed while at
+holds; once per congestion event: not again for requests sent before the cut, as TCP),
+and calls that succeed while at
 least half the slots are busy probe upwards by one slot per `limit` successes (TCP's
 additive increase). Growth stops one slot below the limit the provider last refused at,
 for one adjustment period (the `ceiling`, as TCP CUBIC plateaus below its last loss):
@@ -108,30 +109,26 @@ redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
 return 1
 """
 
-# One cut per congestion event, as TCP cuts once per round trip: the calls in flight when
-# a 429 comes were admitted under the limit it cut, so their 429s in the next round trip
-# (the median LLM latency) say nothing new. Cutting again for each would sink the limit
-# far below what the provider holds. Before any latency is known (a cold start, where the
-# limit is furthest off) every 429 cuts.
+# One cut per congestion event, as TCP ignores the losses of what it sent before it cut
+# its window: a request sent before the last cut was admitted under the limit that cut
+# lowered, so its 429 says nothing new. A 429 for a request sent after it does: the new
+# limit is still above what the provider holds, and it cuts again at once (a cold start,
+# far above, comes down in a few refusals rather than one cut per round trip). The send
+# times are the workers' clocks: a skew between machines misfiles a 429 or two.
 _CUT = """
--- KEYS: holders, limit, burst marker, credit, round-trip marker, llm samples, ceiling
--- ARGV: now, minimum, initial, keep, cooldown ms, ceiling ms
+-- KEYS: holders, limit, burst marker, credit, last cut, ceiling
+-- ARGV: now, minimum, initial, keep, cooldown ms, ceiling ms, request sent at
 local current = tonumber(redis.call('GET', KEYS[2]) or ARGV[3])
-if redis.call('EXISTS', KEYS[5]) == 1 then return {current, current, 0} end
+local last_cut = redis.call('GET', KEYS[5])
+if last_cut and tonumber(ARGV[7]) <= tonumber(last_cut) then return {current, current, 0} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local target = math.max(tonumber(ARGV[2]),
                         math.floor(redis.call('ZCARD', KEYS[1]) * tonumber(ARGV[4])))
 if target >= current then return {current, current, 0} end
 redis.call('SET', KEYS[2], target)
 redis.call('SET', KEYS[4], 0)
-redis.call('SET', KEYS[7], current, 'PX', ARGV[6])
-local samples = redis.call('LRANGE', KEYS[6], 0, 49)
-if #samples > 0 then
-  for i, v in ipairs(samples) do samples[i] = tonumber(v) end
-  table.sort(samples)
-  local round_trip = samples[math.floor((#samples + 1) / 2)]
-  redis.call('SET', KEYS[5], 1, 'PX', math.max(1, math.floor(round_trip)))
-end
+redis.call('SET', KEYS[6], current, 'PX', ARGV[6])
+redis.call('SET', KEYS[5], ARGV[1], 'PX', ARGV[6])
 local first = redis.call('SET', KEYS[3], 1, 'NX', 'PX', ARGV[5])
 return {current, target, first and 1 or 0}
 """
@@ -339,7 +336,7 @@ class ConcurrencyLimiter:
         pipe.set(self._key("limit"), limit)
         pipe.hincrby(self._key("adjustment_counts"), kind, 1)
         # A limit set by hand: the next 429 cuts from it, and growth may pass the old ceiling.
-        pipe.delete(self._key("round_trip"), self._key("ceiling"))
+        pipe.delete(self._key("last_cut"), self._key("ceiling"))
         pipe.execute()
         self._log(previous, limit, reason, kind)
 
@@ -375,19 +372,20 @@ class ConcurrencyLimiter:
         if limit != previous:
             logger.info("concurrency limit %d → %d: %s", previous, limit, reason)
 
-    def cut_for_rate_limit(self, status: int) -> bool:
+    def cut_for_rate_limit(self, status: int, sent_at: float | None = None) -> bool:
         """Cut the limit at once (multiplicative decrease) to 90 % of the calls in flight.
-        The 429s of the next round trip are the same congestion event and do not cut
-        again (see _CUT); the burst is one log entry and one count. Returns whether the
-        limit moved.
+        A 429 for a request sent (`sent_at`, epoch seconds; None: just now) before the
+        last cut is the same congestion event and does not cut again (see _CUT); a burst
+        is one log entry and one count. Returns whether the limit moved.
         """
+        now = time.time()
         previous, limit, first = self._cut(
             keys=[self._key("holders"), self._key("limit"), self._key("cut"),
-                  self._key("credit"), self._key("round_trip"), self._key("llm_ms"),
-                  self._key("ceiling")],
-            args=[time.time(), settings.MGE_CONCURRENCY_MIN, settings.MGE_CONCURRENCY_INITIAL,
+                  self._key("credit"), self._key("last_cut"), self._key("ceiling")],
+            args=[now, settings.MGE_CONCURRENCY_MIN, settings.MGE_CONCURRENCY_INITIAL,
                   RATE_LIMIT_KEEP, int(RATE_LIMIT_COOLDOWN_SECONDS * 1000),
-                  settings.MGE_CONCURRENCY_ADJUST_SECONDS * 1000],
+                  settings.MGE_CONCURRENCY_ADJUST_SECONDS * 1000,
+                  now if sent_at is None else sent_at],
         )  # fmt: skip
         if limit == previous:
             return False
@@ -477,6 +475,8 @@ class _Held(threading.local):
     slot: str | None = None
     taken_ahead: bool = False
     attempt_started: float | None = None
+    attempt_sent_at: float | None = None
+    """The same moment on the wall clock, which every worker's limiter compares."""
     answered_ms: float | None = None
     """How long the provider took for the attempt that answered (not retry-after waits)."""
 
@@ -533,7 +533,7 @@ def before_provider_request() -> None:
     its slot back on a 429 waits for a new one under the lowered limit."""
     if _held.guarded and _held.slot is None:
         _held.slot = ConcurrencyLimiter().acquire()
-    _held.attempt_started = time.perf_counter()
+    _held.attempt_started, _held.attempt_sent_at = time.perf_counter(), time.time()
 
 
 def on_provider_status(status: int) -> None:
@@ -552,7 +552,7 @@ def on_provider_status(status: int) -> None:
         if _held.slot:
             limiter.release(_held.slot)
             _held.slot = None
-        limiter.cut_for_rate_limit(status)
+        limiter.cut_for_rate_limit(status, _held.attempt_sent_at)
 
 
 def budget_remaining_pct() -> float | None:

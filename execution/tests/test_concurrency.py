@@ -105,33 +105,24 @@ def hold(limiter: ConcurrencyLimiter, count: int) -> list[str]:
     return slots  # type: ignore[return-value]
 
 
-def test_a_rate_limit_cuts_to_ninety_percent_of_what_was_in_flight_once_per_round_trip():
+def test_a_rate_limit_cuts_to_ninety_percent_of_what_was_in_flight_once_per_event():
     limiter = ConcurrencyLimiter()
-    limiter.client.lpush(limiter._key("llm_ms"), 150, 120, 900)  # median round trip 150 ms
     slots = hold(limiter, 30)
-    assert limiter.cut_for_rate_limit(429) is True
+    sent = time.time()
+    assert limiter.cut_for_rate_limit(429, sent) is True
     assert limiter.limit() == 27
-    # The rest of the burst, within the round trip: the calls were admitted under the old
-    # limit, so their 429s are the same congestion event and do not cut again.
+    # The rest of the burst: requests sent before the cut, admitted under the old limit.
+    # Their 429s are the same congestion event and do not cut again.
     for slot in slots[:10]:
         limiter.release(slot)
-        assert limiter.cut_for_rate_limit(429) is False
+        assert limiter.cut_for_rate_limit(429, sent) is False
     assert limiter.limit() == 27
-    time.sleep(0.2)  # a round trip later, 429s still coming: a new event, a new cut
-    assert limiter.cut_for_rate_limit(429) is True
+    # A request sent after the cut is refused too: the new limit is still too high.
+    assert limiter.cut_for_rate_limit(429, time.time()) is True
     assert limiter.limit() == 18  # 90 % of the 20 still held
     log = limiter.stats()["adjustments"]
     assert [(e["from"], e["to"], e["kind"]) for e in log[:1]] == [(100, 18, "rate_limit")]
     assert limiter.adjustment_counts()["rate_limit"] == 1  # one burst in the log and count
-
-
-def test_before_any_latency_is_known_every_429_of_a_burst_cuts():
-    limiter = ConcurrencyLimiter()  # a cold start: the limit may be far above the provider
-    slots = hold(limiter, 30)
-    assert limiter.cut_for_rate_limit(429) is True and limiter.limit() == 27
-    for slot in slots[:10]:
-        limiter.release(slot)
-    assert limiter.cut_for_rate_limit(429) is True and limiter.limit() == 18
 
 
 def test_a_rate_limit_never_cuts_below_the_minimum_nor_raises_the_limit():
@@ -160,7 +151,6 @@ def test_successes_at_high_use_probe_one_slot_per_limit_successes():
 def test_after_a_429_probing_stops_below_that_limit_until_the_period_ends(settings):
     settings.MGE_CONCURRENCY_ADJUST_SECONDS = 1
     limiter = ConcurrencyLimiter()
-    limiter.client.lpush(limiter._key("llm_ms"), 1)  # a 1 ms round trip: no cut marker
     limiter.set_limit(20, "test")
     slots = hold(limiter, 20)
     assert limiter.cut_for_rate_limit(429) is True  # the provider refused at 20
