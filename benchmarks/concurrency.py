@@ -9,7 +9,7 @@ scheduler, PostgreSQL, Redis and the SDK's normal retries (2):
 (a) fixed — the limit pinned at 100 (min = max = 100) and no ramp-up: the seed's old
     `Semaphore(100)`, shared here across the workers;
 (b) adaptive — the defaults: start at 100, a 429 cuts to 90 % of what is in flight
-    (once per round trip), successes probe upwards but, for 30 s, not up to where the
+    (once per congestion event), successes probe upwards but, for 30 s, not up to where the
     provider refused again, waves admitted in steps.
 
 Prints makespan, requests, 429s and failed atoms for both (the mean of their two runs),

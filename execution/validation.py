@@ -20,11 +20,14 @@ _python_parse = threading.Lock()
 
 
 def parse_python(code: str, filename: str = "<unknown>") -> ast.Module:
-    """`ast.parse`, one thread at a time. CPython 3.11 keeps the AST constructor's
-    recursion depth in state shared by the interpreter's threads, so two threads parsing
-    at once can make one fail with SystemError "AST constructor recursion depth
-    mismatch" (python/cpython#106905 and its reports). The engine's atom threads
-    validate at once: a wave job in the test suite lost an atom to it."""
+    """`ast.parse`, one thread at a time. Before 3.11.8, CPython kept the AST
+    constructor's recursion depth in state shared by the interpreter's threads, and a
+    garbage collection inside one parse can let another thread's parse run: one of them
+    then fails with SystemError "AST constructor recursion depth mismatch"
+    (python/cpython#106905, fixed by #113476). The engine's atom threads validate at
+    once: a wave job in the test suite lost an atom to it on 3.11.7. The standard
+    library's own parses (traceback's caret placement) are not behind this lock: a
+    Python of 3.11.8 or later is the whole fix."""
     with _python_parse:
         return ast.parse(code, filename=filename)
 

@@ -11,8 +11,11 @@ from conftest import engine_db
 from execution.concurrency import (
     Adjustment,
     ConcurrencyLimiter,
+    _held,
     adjust_limit,
+    before_provider_request,
     next_limit,
+    on_provider_status,
     percentile,
 )
 from execution.control import start_masterplan
@@ -165,12 +168,48 @@ def test_after_a_429_probing_stops_below_that_limit_until_the_period_ends(settin
     for slot in slots[18:]:
         limiter.release(slot)
     del slots[18:]
-    busy_successes(200)  # enough successes for ten slots of growth
+    busy_successes(100)  # enough successes for five slots of growth
     assert limiter.limit() == 19  # grew back to one below the ceiling, and stopped there
+    assert limiter.cut_for_rate_limit(429) is True  # refused again, at 19: it lowers
+    assert (limiter.limit(), limiter.ceiling()) == (16, 19)  # 90 % of the 18 held
+    for slot in slots[16:]:
+        limiter.release(slot)
+    del slots[16:]
     time.sleep(1.1)  # the period is over: the ceiling is forgotten
     assert limiter.ceiling() is None
     busy_successes(100)
-    assert limiter.limit() > 20
+    assert limiter.limit() > 19
+
+
+def test_the_periodic_rule_reads_the_ceiling():
+    limiter = ConcurrencyLimiter()
+    limiter.set_limit(20, "test")
+    hold(limiter, 20)
+    limiter.cut_for_rate_limit(429)  # to 90 % of 20 in flight; the ceiling is 20
+    assert limiter.adjust().limit == 19  # healthy: one slot, still below the ceiling
+    assert limiter.adjust() == Adjustment(
+        19, "the provider refused at 20 during the last period: held below it", "ceiling"
+    )
+    limiter.client.delete(limiter._key("ceiling"))
+    assert limiter.adjust() == Adjustment(20, "healthy")
+
+
+def test_the_hooks_judge_a_429_by_when_its_call_took_its_slot():
+    limiter = ConcurrencyLimiter()
+    slots = hold(limiter, 30)
+    _held.guarded = True
+    try:
+        before_provider_request()  # this call takes its slot (the 31st)
+        limiter.cut_for_rate_limit(429)  # another call's 429 cuts: 90 % of 31 = 27
+        for slot in slots[:10]:
+            limiter.release(slot)  # 20 left: a new event would cut to 18
+        on_provider_status(429)  # but this call was admitted before that cut
+        assert limiter.limit() == 27
+        before_provider_request()  # the SDK's retry takes a slot after the cut…
+        on_provider_status(429)  # …and is refused too: the limit is still too high
+        assert limiter.limit() == 18  # 90 % of the 20 still held
+    finally:
+        _held.guarded, _held.slot = False, None
 
 
 def test_a_limit_set_by_hand_clears_the_ceiling():

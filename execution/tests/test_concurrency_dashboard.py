@@ -23,7 +23,7 @@ def test_the_dashboard_charts_the_last_hour_and_lists_the_adjustments(client, vi
     page = client.get("/dashboards/concurrency/").content.decode()
     assert 'data-testid="current-limit">27<' in page
     assert 'data-testid="active">29<' in page
-    assert "held below 100, where the provider last refused" in page
+    assert "held below 100, the limit when the provider last refused" in page
     assert "(2 points, UTC)" in page
     limit_line = re.search(r'class="series limit" points="([^"]*)"', page)
     assert limit_line and len(limit_line.group(1).split()) == 4  # 100, then a step to 27
