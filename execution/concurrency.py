@@ -10,16 +10,16 @@ The limit moves on two clocks. Every MGE_CONCURRENCY_ADJUST_SECONDS `adjust` app
 seed's rules to measured signals (LLM and database latency kept in Redis, the budget
 left). Between those, the provider's own answers drive it, AIMD-style: a 429/529 cuts
 the limit at once to 90 % of what was in flight when it came (the provider told us what
-it holds; once per congestion event: not again for calls admitted before the cut, as
+it holds; once per congestion event: not again for requests sent before the cut, as
 TCP), and calls that succeed while at least half the slots are busy probe upwards by one
 slot per `limit` successes (TCP's additive increase). Growth stops one slot below the
-limit in force when the provider last refused, for one adjustment period (the `ceiling`, as TCP
-CUBIC plateaus below its last loss): every refusal costs its call the whole retry-after,
-and one landing in the last second of a wave holds up the next wave, so probing past a
-known ceiling again and again costs more than its extra slot earns. A call refused with
-429 gives its slot back while the SDK waits out retry-after, and its retry queues for a
-slot again: the retries of a burst pass through the lowered limit instead of hammering
-the provider.
+limit in force when the provider last refused, for one adjustment period (the `ceiling`,
+as TCP CUBIC plateaus below its last loss): every refusal costs its call the whole
+retry-after, and one landing in the last second of a wave holds up the next wave, so
+probing past a known ceiling again and again costs more than its extra slot earns. A
+call refused with 429 gives its slot back while the SDK waits out retry-after, and its
+retry queues for a slot again: the retries of a burst pass through the lowered limit
+instead of hammering the provider.
 """
 
 from __future__ import annotations
@@ -110,15 +110,17 @@ return 1
 """
 
 # One cut per congestion event, as TCP ignores the losses of what it sent before it cut
-# its window: a call whose slot was taken before the last cut was admitted under the
-# limit that cut lowered, so its 429 says nothing new. A 429 for a call admitted after
-# it does: the new limit is still above what the provider holds, and it cuts again at
-# once (a cold start, far above, comes down in a few refusals rather than one cut per
-# round trip). The times are the workers' clocks: a skew between machines misfiles a
+# its window: a request sent before the last cut left under the limit that cut lowered,
+# so its 429 says nothing new. A 429 for a request sent after it does: the new limit is
+# still above what the provider holds, and it cuts again at once (a cold start, far
+# above, comes down in a few refusals rather than one cut per round trip). The send
+# time, not the slot's: a call that took its slot before the cut but sent after it found
+# the provider full under the new limit, which is news too (benchmarks/README.md
+# measures both). The times are the workers' clocks: a skew between machines misfiles a
 # 429 or two. The last cut is kept as long as a slot taken before it can live.
 _CUT = """
 -- KEYS: holders, limit, burst marker, credit, last cut, ceiling
--- ARGV: now, minimum, initial, keep, cooldown ms, ceiling ms, slot taken at, lease ms
+-- ARGV: now, minimum, initial, keep, cooldown ms, ceiling ms, request sent at, lease ms
 local current = tonumber(redis.call('GET', KEYS[2]) or ARGV[3])
 local last_cut = redis.call('GET', KEYS[5])
 if last_cut and tonumber(ARGV[7]) <= tonumber(last_cut) then return {current, current, 0} end
@@ -374,11 +376,11 @@ class ConcurrencyLimiter:
         if limit != previous:
             logger.info("concurrency limit %d → %d: %s", previous, limit, reason)
 
-    def cut_for_rate_limit(self, status: int, admitted_at: float | None = None) -> bool:
+    def cut_for_rate_limit(self, status: int, sent_at: float | None = None) -> bool:
         """Cut the limit at once (multiplicative decrease) to 90 % of the calls in flight.
-        A 429 for a call whose slot was taken (`admitted_at`, epoch seconds; None: just
-        now) before the last cut is the same congestion event and does not cut again (see
-        _CUT); a burst is one log entry and one count. Returns whether the limit moved.
+        A 429 for a request sent (`sent_at`, epoch seconds; None: just now) before the
+        last cut is the same congestion event and does not cut again (see _CUT); a burst
+        is one log entry and one count. Returns whether the limit moved.
         """
         now = time.time()
         previous, limit, first = self._cut(
@@ -387,7 +389,7 @@ class ConcurrencyLimiter:
             args=[now, settings.MGE_CONCURRENCY_MIN, settings.MGE_CONCURRENCY_INITIAL,
                   RATE_LIMIT_KEEP, int(RATE_LIMIT_COOLDOWN_SECONDS * 1000),
                   settings.MGE_CONCURRENCY_ADJUST_SECONDS * 1000,
-                  now if admitted_at is None else admitted_at,
+                  now if sent_at is None else sent_at,
                   max(1, int(settings.MGE_CONCURRENCY_LEASE_SECONDS * 1000))],
         )  # fmt: skip
         if limit == previous:
@@ -477,9 +479,9 @@ class _Held(threading.local):
     guarded: bool = False
     slot: str | None = None
     taken_ahead: bool = False
-    admitted_at: float | None = None
-    """When the slot was taken (wall clock, which every worker's limiter compares)."""
     attempt_started: float | None = None
+    attempt_sent_at: float | None = None
+    """The same moment on the wall clock, which every worker's limiter compares."""
     answered_ms: float | None = None
     """How long the provider took for the attempt that answered (not retry-after waits)."""
 
@@ -495,20 +497,13 @@ def slot_held() -> Iterator[None]:
     The engine waits here before it claims an atom, so an atom is marked running only once
     it can start, and a pause still stops every atom that is waiting for a slot."""
     limiter = ConcurrencyLimiter()
-    _take_slot(limiter)
-    _held.taken_ahead = True
+    _held.slot, _held.taken_ahead = limiter.acquire(), True
     try:
         yield
     finally:
         slot, _held.slot, _held.taken_ahead = _held.slot, None, False
         if slot:  # no call took it over (the claim found the plan paused, say)
             limiter.release(slot)
-
-
-def _take_slot(limiter: ConcurrencyLimiter) -> None:
-    _held.slot = limiter.acquire()
-    # Read after the wait in line: a cut made while it waited came before its admission.
-    _held.admitted_at = time.time()
 
 
 def concurrency_guard(call: Call) -> Call:
@@ -519,7 +514,7 @@ def concurrency_guard(call: Call) -> Call:
         if _held.taken_ahead and _held.slot:
             _held.taken_ahead = False
         else:
-            _take_slot(limiter)
+            _held.slot = limiter.acquire()
         _held.guarded, _held.answered_ms = True, None
         started = time.perf_counter()
         succeeded = False
@@ -529,7 +524,7 @@ def concurrency_guard(call: Call) -> Call:
             return response
         finally:
             slot, _held.slot, _held.guarded = _held.slot, None, False
-            _held.admitted_at = _held.attempt_started = None
+            _held.attempt_started = _held.attempt_sent_at = None
             # The latency signal is the provider's own time when the hooks saw it (the
             # offline provider has none: the whole call then).
             llm_ms = _held.answered_ms or (time.perf_counter() - started) * 1000
@@ -543,8 +538,8 @@ def before_provider_request() -> None:
     """Before each HTTP request to the provider (the SDK's retries too): a call that gave
     its slot back on a 429 waits for a new one under the lowered limit."""
     if _held.guarded and _held.slot is None:
-        _take_slot(ConcurrencyLimiter())
-    _held.attempt_started = time.perf_counter()
+        _held.slot = ConcurrencyLimiter().acquire()
+    _held.attempt_started, _held.attempt_sent_at = time.perf_counter(), time.time()
 
 
 def on_provider_status(status: int) -> None:
@@ -563,7 +558,7 @@ def on_provider_status(status: int) -> None:
         if _held.slot:
             limiter.release(_held.slot)
             _held.slot = None
-        limiter.cut_for_rate_limit(status, _held.admitted_at)
+        limiter.cut_for_rate_limit(status, _held.attempt_sent_at)
 
 
 def budget_remaining_pct() -> float | None:

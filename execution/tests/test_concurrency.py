@@ -194,18 +194,18 @@ def test_the_periodic_rule_reads_the_ceiling():
     assert limiter.adjust() == Adjustment(20, "healthy")
 
 
-def test_the_hooks_judge_a_429_by_when_its_call_took_its_slot():
+def test_the_hooks_judge_a_429_by_when_its_request_was_sent():
     limiter = ConcurrencyLimiter()
     slots = hold(limiter, 30)
     _held.guarded = True
     try:
-        before_provider_request()  # this call takes its slot (the 31st)
+        before_provider_request()  # this call takes its slot (the 31st) and sends
         limiter.cut_for_rate_limit(429)  # another call's 429 cuts: 90 % of 31 = 27
         for slot in slots[:10]:
             limiter.release(slot)  # 20 left: a new event would cut to 18
-        on_provider_status(429)  # but this call was admitted before that cut
+        on_provider_status(429)  # but this request was sent before that cut
         assert limiter.limit() == 27
-        before_provider_request()  # the SDK's retry takes a slot after the cut…
+        before_provider_request()  # the SDK's retry is sent after the cut…
         on_provider_status(429)  # …and is refused too: the limit is still too high
         assert limiter.limit() == 18  # 90 % of the 20 still held
     finally:
