@@ -46,8 +46,6 @@ from mge_site.redis_connection import shared_redis
 
 logger = logging.getLogger(__name__)
 
-LLM_P95_TARGET_MS = 2000
-DB_P95_TARGET_MS = 100
 LOW_BUDGET_PCT = 20
 SAMPLES_KEPT = 1000
 ADJUSTMENTS_KEPT = 200
@@ -156,21 +154,24 @@ def next_limit(
     db_p95_ms: float | None,
     budget_remaining_pct: float | None,
     ceiling: int | None = None,
+    llm_p95_target_ms: int = 2000,
+    db_p95_target_ms: int = 100,
 ) -> Adjustment:
-    """The seed's rules: LLM p95 > 2 s → −10 %; DB p95 > 100 ms → −10 %; budget left < 20 %
-    → −50 %; all healthy → +5 %. The strongest cut wins when several apply; growth is at
-    least one slot, and none while fewer than half the slots are in use (AIMD's guard: an
-    idle system must not drift up to the maximum), nor up to `ceiling`, the limit the
-    provider refused at during the last period (it is not all healthy)."""
+    """The seed's rules: LLM p95 > 2 s → −10 %; DB p95 > 100 ms → −10 %; budget left <
+    20 % → −50 %; all healthy → +5 % (the two latency targets are settings). The
+    strongest cut wins when several apply; growth is at least one slot, and none while
+    fewer than half the slots are in use (AIMD's guard: an idle system must not drift up
+    to the maximum), nor up to `ceiling`, the limit the provider refused at during the
+    last period (it is not all healthy)."""
     cuts = []
     if budget_remaining_pct is not None and budget_remaining_pct < LOW_BUDGET_PCT:
         cuts.append(
             (0.5, "budget", f"budget remaining {budget_remaining_pct:.0f}% < {LOW_BUDGET_PCT}%")
         )
-    if llm_p95_ms is not None and llm_p95_ms > LLM_P95_TARGET_MS:
-        cuts.append((0.9, "llm_latency", f"LLM p95 {llm_p95_ms:.0f} ms > {LLM_P95_TARGET_MS} ms"))
-    if db_p95_ms is not None and db_p95_ms > DB_P95_TARGET_MS:
-        cuts.append((0.9, "db_latency", f"DB p95 {db_p95_ms:.0f} ms > {DB_P95_TARGET_MS} ms"))
+    if llm_p95_ms is not None and llm_p95_ms > llm_p95_target_ms:
+        cuts.append((0.9, "llm_latency", f"LLM p95 {llm_p95_ms:.0f} ms > {llm_p95_target_ms} ms"))
+    if db_p95_ms is not None and db_p95_ms > db_p95_target_ms:
+        cuts.append((0.9, "db_latency", f"DB p95 {db_p95_ms:.0f} ms > {db_p95_target_ms} ms"))
     if cuts:
         factor, kind, _ = min(cuts, key=lambda cut: cut[0])  # the strongest, first on ties
         reason = "; ".join(reason for _, _, reason in cuts)
@@ -411,6 +412,8 @@ class ConcurrencyLimiter:
             db_p95_ms=signals["db_p95_ms"],
             budget_remaining_pct=budget_remaining_pct,
             ceiling=self.ceiling(),
+            llm_p95_target_ms=settings.MGE_CONCURRENCY_LLM_P95_MS,
+            db_p95_target_ms=settings.MGE_CONCURRENCY_DB_P95_MS,
         )
         # Only if nothing moved the limit meanwhile: a 429's cut must not be overwritten
         # by a decision made on the limit before it.

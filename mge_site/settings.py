@@ -229,6 +229,10 @@ if not MGE_CONCURRENCY_MIN <= MGE_CONCURRENCY_INITIAL <= MGE_CONCURRENCY_MAX:
         f"(they are {MGE_CONCURRENCY_MIN}, {MGE_CONCURRENCY_INITIAL}, {MGE_CONCURRENCY_MAX})."
     )
 MGE_CONCURRENCY_ADJUST_SECONDS = env_int("MGE_CONCURRENCY_ADJUST_SECONDS", 30, minimum=1)
+# The periodic rules' latency targets (the seed's: a p95 above them cuts 10 %). A model
+# that writes whole files answers in tens of seconds: raise the LLM one to suit it.
+MGE_CONCURRENCY_LLM_P95_MS = env_int("MGE_CONCURRENCY_LLM_P95_MS", 2000, minimum=1)
+MGE_CONCURRENCY_DB_P95_MS = env_int("MGE_CONCURRENCY_DB_P95_MS", 100, minimum=1)
 # How often the dashboard's chart takes a point (limit, calls in flight, peak since).
 MGE_CONCURRENCY_SAMPLE_SECONDS = env_int("MGE_CONCURRENCY_SAMPLE_SECONDS", 15, minimum=1)
 # Thundering-herd guard: a wave job admits this share of its atoms, then one more step

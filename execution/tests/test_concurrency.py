@@ -77,6 +77,21 @@ def test_healthy_growth_stops_one_below_where_the_provider_last_refused():
     assert rule(current=100, ceiling=103, db_p95_ms=500.0).limit == 90  # cuts still cut
 
 
+def test_the_latency_targets_are_settings(settings):
+    assert rule(llm_p95_ms=20_000, llm_p95_target_ms=60_000).kind == "healthy"
+    assert rule(db_p95_ms=150.0, db_p95_target_ms=200).kind == "healthy"
+    limiter = ConcurrencyLimiter()
+    slots = hold(limiter, 90)
+    for slot in slots[:10]:
+        limiter.release(slot, llm_ms=20_000)  # a model that writes whole files
+    limiter.client.delete(limiter._key("holders"))
+    hold(limiter, 90)
+    settings.MGE_CONCURRENCY_LLM_P95_MS = 60_000
+    assert limiter.adjust().kind == "healthy"
+    settings.MGE_CONCURRENCY_LLM_P95_MS = 2000  # the seed's target
+    assert limiter.adjust() == Adjustment(94, "LLM p95 20000 ms > 2000 ms", "llm_latency")
+
+
 def test_percentile():
     assert percentile(list(range(1, 101)), 0.95) == 95
     assert percentile([], 0.95) is None
