@@ -161,8 +161,8 @@ def next_limit(
     20 % → −50 %; all healthy → +5 % (the two latency targets are settings). The
     strongest cut wins when several apply; growth is at least one slot, and none while
     fewer than half the slots are in use (AIMD's guard: an idle system must not drift up
-    to the maximum), nor up to `ceiling`, the limit the provider refused at during the
-    last period (it is not all healthy)."""
+    to the maximum), nor up to `ceiling`, the limit in force when the provider last
+    refused, during the period after it (it is not all healthy)."""
     cuts = []
     if budget_remaining_pct is not None and budget_remaining_pct < LOW_BUDGET_PCT:
         cuts.append(
