@@ -153,12 +153,12 @@ def next_limit(
     llm_p95_ms: float | None,
     db_p95_ms: float | None,
     budget_remaining_pct: float | None,
+    llm_p95_target_ms: int,
+    db_p95_target_ms: int,
     ceiling: int | None = None,
-    llm_p95_target_ms: int = 2000,
-    db_p95_target_ms: int = 100,
 ) -> Adjustment:
     """The seed's rules: LLM p95 > 2 s → −10 %; DB p95 > 100 ms → −10 %; budget left <
-    20 % → −50 %; all healthy → +5 % (the two latency targets are settings). The
+    20 % → −50 %; all healthy → +5 % (the latency targets come from the settings). The
     strongest cut wins when several apply; growth is at least one slot, and none while
     fewer than half the slots are in use (AIMD's guard: an idle system must not drift up
     to the maximum), nor up to `ceiling`, the limit in force when the provider last
@@ -181,7 +181,7 @@ def next_limit(
     grown = min(maximum, max(current + 1, math.floor(current * 1.05)))
     if ceiling is not None and grown >= ceiling:
         reason = f"the provider refused at {ceiling} during the last period: held below it"
-        return Adjustment(max(current, min(grown, ceiling - 1)), reason, "ceiling")
+        return Adjustment(max(current, ceiling - 1), reason, "ceiling")
     return Adjustment(grown, "healthy")
 
 
@@ -326,8 +326,8 @@ class ConcurrencyLimiter:
         return int(value) if value is not None else settings.MGE_CONCURRENCY_INITIAL
 
     def ceiling(self) -> int | None:
-        """The limit the provider last refused at (429/529), during one adjustment period
-        after the refusal; growth stops below it until then."""
+        """The limit in force when the provider last refused (429/529), during one
+        adjustment period after the refusal; growth stops below it until then."""
         value = self.client.get(self._key("ceiling"))
         return int(value) if value is not None else None
 

@@ -22,12 +22,14 @@ from execution.control import start_masterplan
 from execution.models import MasterPlan
 
 HEALTHY = {"llm_p95_ms": 800.0, "db_p95_ms": 5.0, "budget_remaining_pct": 90.0}
+SEED_TARGETS = {"llm_p95_target_ms": 2000, "db_p95_target_ms": 100}
 
 
 def rule(current=100, in_flight=80, **signals):  # type: ignore[no-untyped-def]
     return next_limit(
-        current, minimum=10, maximum=200, in_flight=in_flight, **{**HEALTHY, **signals}
-    )
+        current, minimum=10, maximum=200, in_flight=in_flight,
+        **{**HEALTHY, **SEED_TARGETS, **signals},
+    )  # fmt: skip
 
 
 def test_a_healthy_busy_system_grows_five_percent():
@@ -63,7 +65,7 @@ def test_an_idle_system_does_not_drift_up():
 def test_no_measurements_yet_count_as_healthy():
     adjustment = next_limit(
         100, minimum=10, maximum=200, in_flight=60, llm_p95_ms=None, db_p95_ms=None,
-        budget_remaining_pct=None,
+        budget_remaining_pct=None, **SEED_TARGETS,
     )  # fmt: skip
     assert adjustment.limit == 105
 
@@ -84,8 +86,7 @@ def test_the_latency_targets_are_settings(settings):
     slots = hold(limiter, 90)
     for slot in slots[:10]:
         limiter.release(slot, llm_ms=20_000)  # a model that writes whole files
-    limiter.client.delete(limiter._key("holders"))
-    hold(limiter, 90)
+    hold(limiter, 10)  # busy again: 90 in flight
     settings.MGE_CONCURRENCY_LLM_P95_MS = 60_000
     assert limiter.adjust().kind == "healthy"
     settings.MGE_CONCURRENCY_LLM_P95_MS = 2000  # the seed's target
@@ -180,16 +181,17 @@ def test_after_a_429_probing_stops_below_that_limit_until_the_period_ends(settin
             limiter.release(slots.pop(), 150.0, succeeded=True)
             slots.append(limiter.try_acquire())  # type: ignore[arg-type]
 
-    for slot in slots[18:]:
-        limiter.release(slot)
-    del slots[18:]
+    def give_back_down_to(held: int) -> None:
+        for slot in slots[held:]:
+            limiter.release(slot)
+        del slots[held:]
+
+    give_back_down_to(18)
     busy_successes(100)  # enough successes for five slots of growth
     assert limiter.limit() == 19  # grew back to one below the ceiling, and stopped there
     assert limiter.cut_for_rate_limit(429) is True  # refused again, at 19: it lowers
     assert (limiter.limit(), limiter.ceiling()) == (16, 19)  # 90 % of the 18 held
-    for slot in slots[16:]:
-        limiter.release(slot)
-    del slots[16:]
+    give_back_down_to(16)
     time.sleep(1.1)  # the period is over: the ceiling is forgotten
     assert limiter.ceiling() is None
     busy_successes(100)
