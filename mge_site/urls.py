@@ -18,5 +18,7 @@ urlpatterns = [
     path("", include("django_prometheus.urls")),
 ]
 
+handler404 = "mge_site.not_found.not_found"
+
 admin.site.site_header = "MGE V2 control plane"
 admin.site.site_title = "MGE V2 admin"
