@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ __all__ = [
     "fresh_database",
     "free_loopback_port",
     "layered_masterplan",
+    "RunFigures",
     "run_on_workers",
     "setup_django",
 ]
@@ -65,6 +67,20 @@ def environment_for(database: str, redis_url: str, stub_port: int, **extra: str)
     }
 
 
+@dataclass(frozen=True)
+class RunFigures:
+    makespan_s: float
+    worker_cpu_s: float
+    """CPU seconds (user + system) the worker processes spent from the start to the end."""
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process (and of its children it has waited for)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
 def run_on_workers(
     masterplan: Any,
     environment: dict[str, str],
@@ -73,9 +89,9 @@ def run_on_workers(
     queues: tuple[str, ...] = ("waves",),
     scheduler: bool = False,
     timeout_s: float = 600,
-) -> float:
-    """Start the masterplan on `workers` real RQ worker processes (and the scheduler) and
-    return the seconds until it stops running."""
+) -> RunFigures:
+    """Start the masterplan on `workers` real RQ worker processes (and the scheduler);
+    return the seconds until it stops running and the CPU the workers spent meanwhile."""
     from execution.control import start_masterplan
     from execution.models import MasterPlan
 
@@ -92,12 +108,16 @@ def run_on_workers(
         processes.append(subprocess.Popen([*manage, "rqcron", "mge_site.cron"], **quiet))
     try:
         time.sleep(3)  # the workers up
+        worker_pids = [process.pid for process in processes[:workers]]
+        cpu_before = sum(cpu_seconds(pid) for pid in worker_pids)
         started = time.monotonic()
         start_masterplan(masterplan.pk)
         while True:
             masterplan.refresh_from_db()
             if masterplan.status != MasterPlan.Status.RUNNING:
-                return time.monotonic() - started
+                makespan = time.monotonic() - started
+                cpu = sum(cpu_seconds(pid) for pid in worker_pids) - cpu_before
+                return RunFigures(makespan, cpu)
             if time.monotonic() > started + timeout_s:
                 raise SystemExit(
                     f"the plan did not finish in {timeout_s:.0f} s: {masterplan.status_reason}"

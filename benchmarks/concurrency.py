@@ -89,7 +89,7 @@ def run(label: str, settings: dict[str, str], base: dict[str, str], stub_port: i
     makespan = run_on_workers(
         masterplan, {**base, **settings}, workers=WORKERS, queues=("waves", "default"),
         scheduler=True,
-    )  # fmt: skip
+    ).makespan_s  # fmt: skip
     stats = stub(stub_port, "/_stub/stats")
     completed = masterplan.atoms.filter(status=Atom.Status.COMPLETED).count()
     return {
