@@ -21,7 +21,7 @@ from acceptance.jobs import enqueue
 from acceptance.models import AcceptanceTest, Requirement, TestResult, TestRun
 from acceptance.runs import active_run, request_run, run_summary
 from execution.api.runs import Conflict, ServiceUnavailable, requires
-from execution.control import QueueUnavailable
+from execution.jobs import QueueUnavailable
 from execution.models import Atom, MasterPlan, Wave
 
 

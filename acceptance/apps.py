@@ -10,3 +10,7 @@ class AcceptanceConfig(AppConfig):
 
     def ready(self) -> None:
         from acceptance import receivers  # noqa: F401  (connects the import hook)
+        from acceptance.pipeline import ACCEPTANCE_CHECK
+        from execution import checks
+
+        checks.register(ACCEPTANCE_CHECK)

@@ -2,18 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.dispatch import receiver
 
 from acceptance.classifier import classify
 from acceptance.jobs import enqueue
 from acceptance.models import Requirement
-from acceptance.pipeline import queue_after_wave
 from acceptance.requirements import parse_requirements
 from execution.masterplan_format import MasterPlanDocument
-from execution.models import MasterPlan, Wave
-from execution.signals import masterplan_imported, wave_finished
+from execution.models import MasterPlan
+from execution.signals import masterplan_imported
 
 
 @receiver(masterplan_imported, dispatch_uid="acceptance.create_requirements")
@@ -45,9 +43,3 @@ def create_requirements(
             enqueue("acceptance.tasks.classify_unclear", masterplan_id, queue="default")
 
         transaction.on_commit(classify_later, robust=True)
-
-
-@receiver(wave_finished, dispatch_uid="acceptance.after_wave")
-def run_tests_after_wave(sender: object, wave: Wave, **kwargs: Any) -> None:
-    if settings.MGE_ACCEPTANCE_AFTER_WAVES:
-        queue_after_wave(wave)

@@ -18,7 +18,7 @@ from acceptance.jobs import JOB_TIMEOUT_SECONDS, enqueue
 from acceptance.models import AcceptanceTest, TestResult, TestRun
 from acceptance.runner import TestFile, run_tests
 from acceptance.sandbox import SandboxUnavailable
-from execution.control import QueueUnavailable
+from execution.jobs import QueueUnavailable
 from execution.models import Atom, MasterPlan, Wave
 
 logger = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def queue_run(masterplan: MasterPlan, wave: Wave | None = None) -> TestRun:
 
 
 def request_run(masterplan: MasterPlan, wave: Wave | None) -> TestRun:
-    """A queued run and its job; raises control.QueueUnavailable, keeping no run that
+    """A queued run and its job; raises jobs.QueueUnavailable, keeping no run that
     was never queued (it would block the next try)."""
     run = queue_run(masterplan, wave)
     try:

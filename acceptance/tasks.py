@@ -18,12 +18,3 @@ def generate(masterplan_id: str) -> dict[str, Any]:
 
 def run(run_id: str) -> dict[str, Any]:
     return pipeline.decide_after_run(execute_run(run_id))
-
-
-def after_wave(wave_id: str) -> dict[str, Any]:
-    return pipeline.after_wave(wave_id)
-
-
-def requeue_held_plans() -> list[str]:
-    """Periodic (the scheduler): post-wave jobs lost on their way run again."""
-    return pipeline.requeue_held_plans()

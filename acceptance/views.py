@@ -12,7 +12,7 @@ from acceptance.gate import gate_status
 from acceptance.jobs import enqueue
 from acceptance.models import Requirement, TestRun
 from acceptance.runs import active_run, latest_results, request_run, run_summaries
-from execution.control import QueueUnavailable
+from execution.jobs import QueueUnavailable
 from execution.models import Atom, MasterPlan, Wave
 
 ACTIVE_RUNS = [TestRun.Status.QUEUED, TestRun.Status.RUNNING]

@@ -92,7 +92,7 @@ def run_on_workers(
 ) -> RunFigures:
     """Start the masterplan on `workers` real RQ worker processes (and the scheduler);
     return the seconds until it stops running and the CPU the workers spent meanwhile."""
-    from execution.control import start_masterplan
+    from execution.lifecycle import start_masterplan
     from execution.models import MasterPlan
 
     manage = [sys.executable, "manage.py"]

@@ -17,11 +17,11 @@ from budget.overrides import (
     CapTooLow,
     CodeRejected,
     issue_code,
-    override_hard_cap,
+    override_and_resume,
     set_caps,
 )
 from budget.status import budget_status
-from execution import control
+from execution import jobs
 from execution.api.runs import ServiceUnavailable, requires
 from execution.models import MONEY, MasterPlan
 
@@ -122,26 +122,19 @@ class OverrideView(APIView):
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         try:
-            # Before the code is spent: a raised cap must be able to resume the plan.
-            control.require_queue()
-        except control.QueueUnavailable as unavailable:
-            raise ServiceUnavailable(f"{unavailable}. Nothing was changed.") from None
-        try:
-            override_hard_cap(
+            masterplan = override_and_resume(
                 masterplan.pk,
                 request.user,
                 data["new_hard_cap"],
                 data["confirmation_code"],
                 data.get("reason", ""),
             )
+        except jobs.QueueUnavailable as unavailable:
+            raise ServiceUnavailable(f"{unavailable}. Nothing was changed.") from None
         except CodeRejected as rejected:
             raise PermissionDenied(str(rejected)) from None
         except CapTooLow as too_low:
             raise ValidationError({"new_hard_cap": [str(too_low)]}) from None
-        masterplan.refresh_from_db()
-        if masterplan.status == MasterPlan.Status.PAUSED_BUDGET:
-            control.resume_after_override(masterplan.pk)
-            masterplan.refresh_from_db()
         return Response({**budget_json(masterplan), "masterplan_status": masterplan.status})
 
 

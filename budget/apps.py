@@ -12,8 +12,17 @@ class BudgetConfig(AppConfig):
     def ready(self) -> None:
         from prometheus_client import REGISTRY
 
-        from budget import receivers  # noqa: F401  (import hook, cap sync)
+        from budget import receivers  # noqa: F401  (the import hook)
+        from budget.guardrails import budget_guard
         from budget.metrics import BudgetCollector
+        from budget.models import spent_by_masterplan
+        from budget.status import lowest_budget_remaining_pct
+        from execution import concurrency, spend
+        from execution.llm import gateway
+
+        gateway.plug("budget", budget_guard)
+        concurrency.use_budget_signal(lowest_budget_remaining_pct)
+        spend.use_spent_expression(spent_by_masterplan)
 
         if not any(isinstance(c, BudgetCollector) for c in REGISTRY._collector_to_names):
             REGISTRY.register(BudgetCollector())

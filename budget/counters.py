@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias, TypeVar, cast
 
 from redis import Redis
 
 from mge_site.redis_connection import shared_redis
+
+if TYPE_CHECKING:
+    from execution.models import MasterPlan
 
 MICROS = Decimal(1_000_000)
 EXPIRIES = "mge:budget:reservation-expiries"
@@ -60,7 +64,13 @@ def from_micros(micros: int | bytes | str | None) -> Decimal:
     return (Decimal(int(micros or 0)) / MICROS).quantize(Decimal("0.000001"))
 
 
-def _key(masterplan_id: object, name: str) -> str:
+MasterPlanId: TypeAlias = uuid.UUID | str
+"""A masterplan's pk, or its text as it comes back from Redis or an RQ job's arguments."""
+
+_Id = TypeVar("_Id", bound=MasterPlanId)
+
+
+def _key(masterplan_id: MasterPlanId, name: str) -> str:
     return f"mge:budget:{masterplan_id}:{name}"
 
 
@@ -88,7 +98,7 @@ class BudgetCounters:
     # --- loading ------------------------------------------------------------------------
 
     def load(
-        self, masterplan_id: object, hard_cap: Decimal, soft_cap: Decimal, spent: Decimal
+        self, masterplan_id: MasterPlanId, hard_cap: Decimal, soft_cap: Decimal, spent: Decimal
     ) -> None:
         """Set a plan's counters unless they exist (NX: a concurrent loader computed the same)."""
         pipe = self.client.pipeline()
@@ -98,13 +108,15 @@ class BudgetCounters:
         pipe.set(_key(masterplan_id, "hard_cap"), to_micros(hard_cap), nx=True)
         pipe.execute()
 
-    def set_caps(self, masterplan_id: object, hard_cap: Decimal, soft_cap: Decimal) -> None:
+    def set_caps(self, masterplan_id: MasterPlanId, hard_cap: Decimal, soft_cap: Decimal) -> None:
         pipe = self.client.pipeline()
         pipe.set(_key(masterplan_id, "hard_cap"), to_micros(hard_cap))
         pipe.set(_key(masterplan_id, "soft_cap"), to_micros(soft_cap))
         pipe.execute()
 
-    def rebuild(self, masterplan_id: object, hard_cap: Decimal, soft_cap: Decimal, spent: Decimal):
+    def rebuild(
+        self, masterplan_id: MasterPlanId, hard_cap: Decimal, soft_cap: Decimal, spent: Decimal
+    ) -> None:
         """Counters from the ledger; reserved from the reservations still open."""
         open_reservations = self.client.hvals(_key(masterplan_id, "reservations"))
         pipe = self.client.pipeline()
@@ -114,7 +126,7 @@ class BudgetCounters:
         pipe.set(_key(masterplan_id, "soft_cap"), to_micros(soft_cap))
         pipe.execute()
 
-    def snapshot(self, masterplan_id: object) -> Snapshot | None:
+    def snapshot(self, masterplan_id: MasterPlanId) -> Snapshot | None:
         values = self.client.mget(
             [_key(masterplan_id, name) for name in ("spent", "reserved", "hard_cap", "soft_cap")]
         )
@@ -123,7 +135,7 @@ class BudgetCounters:
         spent, reserved, hard_cap, soft_cap = (from_micros(value) for value in values)
         return Snapshot(spent, reserved, hard_cap, soft_cap)
 
-    def reserved(self, masterplan_ids: list[object]) -> dict[object, Decimal]:
+    def reserved(self, masterplan_ids: Sequence[_Id]) -> dict[_Id, Decimal]:
         """What each plan has reserved now, in one round trip (0 when not loaded)."""
         values = (
             self.client.mget([_key(pk, "reserved") for pk in masterplan_ids])
@@ -134,7 +146,9 @@ class BudgetCounters:
 
     # --- reserve / settle ------------------------------------------------------------------
 
-    def reserve(self, masterplan_id: object, amount: Decimal, ttl_seconds: float) -> str | None:
+    def reserve(
+        self, masterplan_id: MasterPlanId, amount: Decimal, ttl_seconds: float
+    ) -> str | None:
         """A reservation id, or None when the amount does not fit under the hard cap.
 
         Raises LookupError when the plan's counters are not loaded.
@@ -160,7 +174,7 @@ class BudgetCounters:
         return None if result == -1 else reservation_id
 
     def settle(
-        self, masterplan_id: object, reservation_id: str, actual: Decimal | None
+        self, masterplan_id: MasterPlanId, reservation_id: str, actual: Decimal | None
     ) -> Settlement | None:
         """Charge `actual` (None: the whole reservation) and release the rest.
 
@@ -187,5 +201,20 @@ class BudgetCounters:
 
     def expired(self, now: float | None = None, limit: int = 500) -> list[tuple[str, str]]:
         """(masterplan id, reservation id) of reservations past their expiry."""
-        members = self.client.zrangebyscore(EXPIRIES, 0, now or time.time(), start=0, num=limit)
-        return [tuple(member.decode().split(":", 1)) for member in members]  # type: ignore[misc]
+        # Without withscores the members alone; bytes, as the client does not decode responses.
+        members = cast(
+            list[bytes],
+            self.client.zrangebyscore(EXPIRIES, 0, now or time.time(), start=0, num=limit),
+        )
+        pairs = (member.decode().split(":", 1) for member in members)
+        return [(masterplan_id, reservation_id) for masterplan_id, reservation_id in pairs]
+
+
+def sync_caps(masterplan: MasterPlan) -> None:
+    """New caps reach a plan's live counters, if loaded (unloaded counters read the caps
+    from the database when first needed). Call after the change has committed."""
+    counters = BudgetCounters()
+    if counters.snapshot(masterplan.pk) is not None:
+        counters.set_caps(
+            masterplan.pk, masterplan.budget_hard_cap_usd, masterplan.budget_soft_cap_usd
+        )

@@ -1,8 +1,9 @@
 """The budget around every LLM call: reserve the worst case, call, settle the real cost.
 
-`budget_guard` is a gateway middleware (settings.MGE_LLM_MIDDLEWARE). Reserving before
-the call is what keeps the hard cap: two workers that check first and charge later can
-both pass a nearly-full budget; a reservation that does not fit is refused atomically.
+`budget_guard` is the gateway's budget stage (plugged in by BudgetConfig.ready; it runs
+after the cache and before the concurrency slot). Reserving before the call is what
+keeps the hard cap: two workers that check first and charge later can both pass a
+nearly-full budget; a reservation that does not fit is refused atomically.
 """
 
 from __future__ import annotations
@@ -10,24 +11,20 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from collections.abc import Callable
+import uuid
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from budget.alerts import raise_alert
 from budget.counters import BudgetCounters
 from budget.models import BudgetAlert, CostEntry
 from budget.overrides import issue_code
 from budget.pricing import cost_of, worst_case_cost
-from execution.llm.types import CallRefused, LLMError, LLMRequest, LLMResponse
+from execution import lifecycle
+from execution.llm.types import Call, CallRefused, LLMError, LLMRequest, LLMResponse, Next
 from execution.models import MasterPlan
-
-RunDb = Callable[..., Any]
-Call = Callable[[LLMRequest, RunDb], LLMResponse]
 
 # Tokens a message's framing (role markers) adds, on top of its text.
 _FRAMING_TOKENS = 16
@@ -43,45 +40,43 @@ def input_bound(request: LLMRequest) -> int:
     return sum(len(text.encode("utf-8")) + _FRAMING_TOKENS for text in texts)
 
 
-def budget_guard(call: Call) -> Call:
-    def guarded(request: LLMRequest, run_db: RunDb) -> LLMResponse:
-        if request.masterplan_id is None:
-            return call(request, run_db)
-        counters = BudgetCounters()
-        worst = worst_case_cost(request.model, input_bound(request), request.max_tokens)
-        reservation = _reserve(counters, request.masterplan_id, worst, run_db)
-        if reservation is None:
-            run_db(pause_for_budget, request.masterplan_id, worst)
-            raise BudgetExceeded(
-                f"the call could cost up to ${worst} and does not fit under the hard cap"
-            )
-        try:
-            response = call(request, run_db)
-        except LLMError:
-            # The provider answered with an error (after the SDK's retries): not billed.
-            counters.settle(request.masterplan_id, reservation, Decimal(0))
-            raise
-        cost = cost_of(request.model, response.usage)
-        settled = counters.settle(request.masterplan_id, reservation, cost)
-        response = dataclasses.replace(response, cost_usd=cost)
-        if settled is not None:
-            run_db(record_cost, request, response, settled.charged_usd, worst, reservation)
-            if settled.spent_usd >= settled.soft_cap_usd:
-                run_db(alert_soft_cap, request.masterplan_id, settled.spent_usd)
-        return response
-
-    return guarded
+def budget_guard(call: Call, next_stage: Next) -> LLMResponse:
+    request = call.request
+    if request.masterplan_id is None:
+        return next_stage(call)
+    counters = BudgetCounters()
+    worst = worst_case_cost(request.model, input_bound(request), request.max_tokens)
+    reservation = _reserve(counters, request.masterplan_id, worst, call)
+    if reservation is None:
+        call.run_db(pause_for_budget, request.masterplan_id, worst)
+        raise BudgetExceeded(
+            f"the call could cost up to ${worst} and does not fit under the hard cap"
+        )
+    try:
+        response = next_stage(call)
+    except LLMError:
+        # The provider answered with an error (after the SDK's retries): not billed.
+        counters.settle(request.masterplan_id, reservation, Decimal(0))
+        raise
+    cost = cost_of(request.model, response.usage)
+    settled = counters.settle(request.masterplan_id, reservation, cost)
+    response = dataclasses.replace(response, cost_usd=cost)
+    if settled is not None:
+        call.run_db(record_cost, request, response, settled.charged_usd, worst, reservation)
+        if settled.spent_usd >= settled.soft_cap_usd:
+            call.run_db(alert_soft_cap, request.masterplan_id, settled.spent_usd)
+    return response
 
 
 def _reserve(
-    counters: BudgetCounters, masterplan_id: str, worst: Decimal, run_db: RunDb
+    counters: BudgetCounters, masterplan_id: str, worst: Decimal, call: Call
 ) -> str | None:
     """A reservation, or None when even after every call in flight settles there is no
     room for this one.
 
     A refusal while other calls are in flight waits for them: their reservations are
     worst cases and usually settle far lower. Pausing at the first refusal would leave
-    most of the budget unused.
+    most of the budget unused. A call that waits holds no concurrency slot.
     """
     ttl = settings.MGE_BUDGET_RESERVATION_TTL_SECONDS
     deadline = time.monotonic() + ttl
@@ -89,7 +84,7 @@ def _reserve(
         try:
             reservation = counters.reserve(masterplan_id, worst, ttl)
         except LookupError:
-            run_db(load_counters, masterplan_id, counters)
+            call.run_db(load_counters, masterplan_id, counters)
             continue
         if reservation is not None:
             return reservation
@@ -97,6 +92,7 @@ def _reserve(
         no_room = snapshot is None or snapshot.spent_usd + worst > snapshot.hard_cap_usd
         if no_room or snapshot.reserved_usd == 0 or time.monotonic() > deadline:
             return None
+        call.before_wait()
         time.sleep(random.uniform(0.05, 0.15))  # jittered: refused callers do not retry in step
 
 
@@ -151,31 +147,32 @@ def alert_soft_cap(masterplan_id: object, spent: Decimal) -> None:
     )
 
 
-def pause_for_budget(masterplan_id: object, needed: Decimal) -> bool:
+def pause_for_budget(masterplan_id: uuid.UUID | str, needed: Decimal) -> bool:
     """Pause a running plan whose next call does not fit; True if this call paused it."""
-    counters = BudgetCounters()
-    snapshot = counters.snapshot(masterplan_id)
+    snapshot = BudgetCounters().snapshot(masterplan_id)
     spent = snapshot.spent_usd if snapshot else Decimal(0)
     reserved = snapshot.reserved_usd if snapshot else Decimal(0)
     with transaction.atomic():
-        masterplan = MasterPlan.objects.select_for_update().get(pk=masterplan_id)
-        if masterplan.status != MasterPlan.Status.RUNNING:
-            return False
-        cap = masterplan.budget_hard_cap_usd
-        masterplan.status = MasterPlan.Status.PAUSED_BUDGET
-        masterplan.cost_paused_at = timezone.now()
-        masterplan.status_reason = (
+        # Locked first: the cap the status line names is the one in force at the pause.
+        cap = (
+            MasterPlan.objects.select_for_update()
+            .values_list("budget_hard_cap_usd", flat=True)
+            .get(pk=masterplan_id)
+        )
+        reason = (
             f"Paused at the hard cap: ${spent} spent and ${reserved} reserved of ${cap}; the "
             f"next call could cost up to ${needed}. A budget approver can raise the cap."
         )
-        masterplan.save(update_fields=["status", "cost_paused_at", "status_reason", "updated_at"])
+        masterplan = lifecycle.pause_for_budget(masterplan_id, reason)
+        if masterplan is None:
+            return False
         code, expires_at = issue_code(masterplan)
         raise_alert(
             masterplan,
             BudgetAlert.Level.CRITICAL,
-            cap,
+            masterplan.budget_hard_cap_usd,
             spent,
-            masterplan.status_reason,
+            reason,
             extra_mail_text=(
                 f"Confirmation code to raise the cap: {code} (valid until "
                 f"{expires_at:%Y-%m-%d %H:%M} UTC, once)."

@@ -7,9 +7,25 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q, Sum
+from django.db.models import Q, Sum, Value
+from django.db.models.functions import Coalesce
 
 from execution.models import MONEY, Atom, MasterPlan, Wave
+
+
+def spent_by_masterplan() -> models.Expression:
+    """An expression of a MasterPlan queryset: the sum of each plan's ledger entries
+    (a correlated subquery, so it sits beside other aggregations without multiplying)."""
+    total = (
+        CostEntry.objects.filter(masterplan=models.OuterRef("pk"))
+        .order_by()
+        .values("masterplan")
+        .annotate(total=Sum("cost_usd"))
+        .values("total")
+    )
+    return Coalesce(
+        models.Subquery(total), Value(Decimal(0)), output_field=models.DecimalField(**MONEY)
+    )
 
 
 class CostEntryQuerySet(models.QuerySet["CostEntry"]):

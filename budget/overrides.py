@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -13,7 +14,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from budget.counters import sync_caps
 from budget.models import BudgetOverride, CostEntry, OverrideCode
+from execution import jobs, lifecycle
 from execution.models import MasterPlan
 
 CODE_LIFETIME = dt.timedelta(minutes=15)
@@ -48,7 +51,7 @@ def override_hard_cap(
     confirmation_code: str,
     reason: str = "",
 ) -> BudgetOverride:
-    """Raise the hard cap, spending the code; the caller resumes the plan after commit."""
+    """Raise the hard cap, spending the code (`override_and_resume` resumes the plan)."""
     with transaction.atomic():
         masterplan = MasterPlan.objects.select_for_update().get(pk=masterplan_id)
         code = (
@@ -92,7 +95,25 @@ def override_hard_cap(
         masterplan.budget_soft_cap_usd = (new_hard_cap * ratio).quantize(Decimal("0.000001"))
         masterplan.budget_hard_cap_usd = new_hard_cap
         masterplan.save(update_fields=["budget_hard_cap_usd", "budget_soft_cap_usd", "updated_at"])
+        transaction.on_commit(lambda: sync_caps(masterplan))
     return override
+
+
+def override_and_resume(
+    masterplan_id: uuid.UUID | str,
+    user: AbstractBaseUser,
+    new_hard_cap: Decimal,
+    confirmation_code: str,
+    reason: str = "",
+) -> MasterPlan:
+    """The override as the page and the API offer it: the cap raised, then a plan paused
+    at its cap resumed. The queue is asked first, before the code is spent: a raised cap
+    must be able to resume the plan (raises jobs.QueueUnavailable, changing nothing)."""
+    jobs.require_queue()
+    override_hard_cap(masterplan_id, user, new_hard_cap, confirmation_code, reason)
+    if MasterPlan.objects.filter(pk=masterplan_id, status=MasterPlan.Status.PAUSED_BUDGET).exists():
+        lifecycle.resume_after_override(masterplan_id)
+    return MasterPlan.objects.get(pk=masterplan_id)
 
 
 class CapsRefused(Exception):
@@ -141,4 +162,5 @@ def set_caps(
         masterplan.budget_hard_cap_usd = new_hard
         masterplan.budget_soft_cap_usd = new_soft
         masterplan.save(update_fields=["budget_hard_cap_usd", "budget_soft_cap_usd", "updated_at"])
+        transaction.on_commit(lambda: sync_caps(masterplan))
     return masterplan

@@ -20,11 +20,11 @@ from budget.overrides import (
     CapTooLow,
     CodeRejected,
     issue_code,
-    override_hard_cap,
+    override_and_resume,
     set_caps,
 )
 from budget.status import budget_status
-from execution import control
+from execution import jobs
 from execution.models import MasterPlan
 
 
@@ -80,17 +80,13 @@ def override(request: HttpRequest, masterplan_id: str) -> HttpResponse:
             request, "budget/_override_confirm.html", {**context, "form": confirm, "data": data}
         )
     try:
-        control.require_queue()
-        override_hard_cap(
+        override_and_resume(
             masterplan.pk, request.user, data["new_hard_cap"], data["confirmation_code"],
             data["reason"],
         )  # fmt: skip
-    except (CodeRejected, CapTooLow, control.QueueUnavailable) as refused:
+    except (CodeRejected, CapTooLow, jobs.QueueUnavailable) as refused:
         form.add_error(None, str(refused))
         return render(request, "budget/_override_form.html", context, status=422)
-    masterplan.refresh_from_db()
-    if masterplan.status == MasterPlan.Status.PAUSED_BUDGET:
-        control.resume_after_override(masterplan.pk)
     messages.success(request, f"Hard cap raised to ${data['new_hard_cap']}; execution resumes.")
     url = reverse("budget:masterplan-budget", args=[masterplan.pk])
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

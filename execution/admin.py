@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db import transaction
+from django.http import HttpRequest
 
 from execution.models import Atom, AtomDependency, MasterPlan, Milestone, Phase, Task, Wave
+from execution.signals import caps_changed
 
 
 class ImportedOnly:
@@ -33,9 +38,16 @@ class MasterPlanAdmin(ImportedOnly, admin.ModelAdmin):
     list_display = ["name", "status", "budget_soft_cap_usd", "budget_hard_cap_usd", "created_at"]
     list_filter = ["status", "created_at"]
     search_fields = ["name", "summary", "id"]
-    readonly_fields = ["id", "workspace_path", "created_by", "created_at", "updated_at"]
+    # The status has one writer, the lifecycle (the page, the API and the CLI call it).
+    readonly_fields = ["id", "status", "status_reason", "workspace_path", "created_by",
+                       "created_at", "updated_at"]  # fmt: skip
     inlines = [PhaseInline, WaveInline]
     date_hierarchy = "created_at"
+
+    def save_model(self, request: HttpRequest, obj: MasterPlan, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if {"budget_soft_cap_usd", "budget_hard_cap_usd"} & set(form.changed_data):
+            transaction.on_commit(lambda: caps_changed.send(sender=MasterPlan, masterplan=obj))
 
 
 class MilestoneInline(ImportedOnly, admin.TabularInline):

@@ -39,9 +39,8 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
-from execution.llm.types import LLMRequest, LLMResponse
+from execution.llm.types import Call, LLMResponse, Next
 from mge_site.redis_connection import shared_redis
 
 logger = logging.getLogger(__name__)
@@ -471,9 +470,7 @@ class ConcurrencyLimiter:
         }
 
 
-# --- gateway middleware and hooks ----------------------------------------------------------
-
-Call = Callable[[LLMRequest, Callable[..., Any]], LLMResponse]
+# --- the gateway's concurrency stage and the provider's hooks -------------------------------
 
 
 class _Held(threading.local):
@@ -494,47 +491,53 @@ _held = _Held()
 
 @contextmanager
 def slot_held() -> Iterator[None]:
-    """Wait for a slot of the shared limit before the work inside; its first LLM call
-    takes the slot over (and gives it back when it ends, like any call).
+    """Wait for a slot of the shared limit before the work inside (an admission); its
+    first LLM call's concurrency stage takes the slot over, and gives it back when the
+    provider has answered, like any call.
 
     The engine waits here before it claims an atom, so an atom is marked running only once
-    it can start, and a pause still stops every atom that is waiting for a slot."""
+    it can start, and a pause still stops every atom that is waiting for a slot. A stage
+    that waits before the slot (the budget) or answers without the provider (a cache hit)
+    gives the admission back (`give_back_admission`)."""
     limiter = ConcurrencyLimiter()
     _held.slot, _held.taken_ahead = limiter.acquire(), True
     try:
         yield
     finally:
+        give_back_admission()
+
+
+def give_back_admission() -> None:
+    """Give back the slot this thread took ahead, if no call has taken it over."""
+    if _held.taken_ahead:
         slot, _held.slot, _held.taken_ahead = _held.slot, None, False
-        if slot:  # no call took it over (the claim found the plan paused, say)
-            limiter.release(slot)
+        if slot:
+            ConcurrencyLimiter().release(slot)
 
 
-def concurrency_guard(call: Call) -> Call:
-    """Every LLM call holds a slot of the shared limit; its latency feeds the signals."""
-
-    def guarded(request: LLMRequest, run_db: Callable[..., Any]) -> LLMResponse:
-        limiter = ConcurrencyLimiter()
-        if _held.taken_ahead and _held.slot:
-            _held.taken_ahead = False
-        else:
-            _held.slot = limiter.acquire()
-        _held.guarded, _held.answered_ms = True, None
-        started = time.perf_counter()
-        succeeded = False
-        try:
-            response = call(request, run_db)
-            succeeded = True
-            return response
-        finally:
-            slot, _held.slot, _held.guarded = _held.slot, None, False
-            _held.attempt_started = _held.attempt_sent_at = None
-            # The latency signal is the provider's own time when the hooks saw it (the
-            # offline provider has none: the whole call then).
-            llm_ms = _held.answered_ms or (time.perf_counter() - started) * 1000
-            if slot:
-                limiter.release(slot, llm_ms, succeeded=succeeded)
-
-    return guarded
+def slot_stage(call: Call, next_stage: Next) -> LLMResponse:
+    """The gateway's concurrency stage: the provider is asked holding a slot of the
+    shared limit (the admission taken ahead, or a new one); its latency feeds the signals."""
+    limiter = ConcurrencyLimiter()
+    if _held.taken_ahead and _held.slot:
+        _held.taken_ahead = False
+    else:
+        _held.slot = limiter.acquire()
+    _held.guarded, _held.answered_ms = True, None
+    started = time.perf_counter()
+    succeeded = False
+    try:
+        response = next_stage(call)
+        succeeded = True
+        return response
+    finally:
+        slot, _held.slot, _held.guarded = _held.slot, None, False
+        _held.attempt_started = _held.attempt_sent_at = None
+        # The latency signal is the provider's own time when the hooks saw it (the
+        # offline provider has none: the whole call then).
+        llm_ms = _held.answered_ms or (time.perf_counter() - started) * 1000
+        if slot:
+            limiter.release(slot, llm_ms, succeeded=succeeded)
 
 
 def before_provider_request() -> None:
@@ -564,10 +567,17 @@ def on_provider_status(status: int) -> None:
         limiter.cut_for_rate_limit(status, _held.attempt_sent_at)
 
 
+_budget_signal: Callable[[], float | None] | None = None
+
+
+def use_budget_signal(signal: Callable[[], float | None]) -> None:
+    """The budget app plugs in the share of budget left (execution imports no budget code)."""
+    global _budget_signal
+    _budget_signal = signal
+
+
 def budget_remaining_pct() -> float | None:
-    """The budget signal, from the app settings name (execution imports no budget code)."""
-    signal = settings.MGE_CONCURRENCY_BUDGET_SIGNAL
-    return import_string(signal)() if signal else None
+    return _budget_signal() if _budget_signal else None
 
 
 def adjust_limit() -> dict[str, Any]:

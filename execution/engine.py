@@ -1,9 +1,11 @@
-"""Running a masterplan: waves one after another, the atoms of a wave concurrently.
+"""Running a wave job: the atoms of a wave concurrently, each written by the LLM.
 
 Every state change is a conditional update or happens under a row lock, so a job that
 runs twice, two shards of one wave, or a worker killed mid-wave never run a completed
-atom again: an atom is claimed (pending → running) by exactly one thread, and a running
-atom whose lease lapses (its worker died) goes back to pending for the next job.
+atom again: an atom is claimed (pending → running) by exactly one thread
+(execution.claims), and a running atom whose lease lapses (its worker died) goes back
+to pending for the next job (execution.leases). What happens after the wave is the
+lifecycle's (execution.lifecycle.wave_done).
 """
 
 from __future__ import annotations
@@ -12,81 +14,31 @@ import logging
 import math
 import os
 import tempfile
-import threading
 import time
-from collections.abc import Callable
+import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from execution.concurrency import SAMPLES_KEPT, ConcurrencyLimiter, slot_held
+from execution import lifecycle
+from execution.claims import claim_atoms
+from execution.concurrency import ConcurrencyLimiter, slot_held
+from execution.db_lane import DatabaseLane
+from execution.leases import LeaseKeeper
 from execution.llm import gateway
 from execution.llm.types import CallRefused, LLMError, LLMRequest
 from execution.models import Atom, AtomDependency, MasterPlan, Wave
 from execution.prompts import SYSTEM_PROMPTS, ContextFile, NoCodeBlock, atom_prompt, extract_code
 from execution.ramp_up import RampUp
-from execution.signals import wave_finished
 from execution.validation import syntax_error
 from execution.workspace import WorkspacePathError, resolve_in_workspace
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-class DatabaseLane:
-    """A few threads, each with its own persistent connection, that do a wave job's
-    database work.
-
-    A hundred atoms in flight must not hold a hundred PostgreSQL connections (the
-    server's default limit) through their LLM calls, and opening a connection per query
-    costs more than the query: so atom threads hand their reads and writes to the lane.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.timings_ms: list[float] = []
-        self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="db-lane")
-
-    def run(self, function: Callable[..., T], *args: Any) -> T:
-        started = time.perf_counter()
-        try:
-            return self._pool.submit(_fresh_connection_call, function, args).result()
-        finally:
-            # Queue wait included: what an atom waits for the database is the signal.
-            self.timings_ms.append((time.perf_counter() - started) * 1000)
-
-    def __enter__(self) -> DatabaseLane:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        # Close every lane thread's connection: each thread takes exactly one of these
-        # tasks, since all of them wait at the barrier until every thread holds one.
-        barrier = threading.Barrier(self.size)
-
-        def close() -> None:
-            barrier.wait(timeout=30)
-            connection.close()
-
-        for future in [self._pool.submit(close) for _ in range(self.size)]:
-            future.result()
-        self._pool.shutdown()
-        ConcurrencyLimiter().record_db_ms(self.timings_ms[-SAMPLES_KEPT:])
-
-
-def _fresh_connection_call(function: Callable[..., T], args: tuple[Any, ...]) -> T:
-    close_old_connections()  # drops a connection past its age or broken
-    return function(*args)
-
-
-def lease_deadline() -> timezone.datetime:
-    return timezone.now() + timedelta(seconds=settings.MGE_ATOM_LEASE_SECONDS)
 
 
 # --- a wave job ------------------------------------------------------------------------------
@@ -145,16 +97,16 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
     outcomes: dict[str, int] = {}
     with (
         DatabaseLane(settings.MGE_DB_CONNECTIONS_PER_JOB) as db,
-        _LeaseKeeper(db) as leases,
+        LeaseKeeper(db) as leases,
         ThreadPoolExecutor(max_workers=threads) as pool,
     ):
         # The atoms that get a slot at once: claimed in one statement, so they do not
         # queue behind each other's claims. The rest claim theirs when they get a slot.
-        claimed_together = db.run(_claim_atoms, atom_ids[: min(limit, ramp_up.admitted)])
+        claimed_together = db.run(claim_atoms, atom_ids[: min(limit, ramp_up.admitted)])
         for atom_id in claimed_together:  # running already: their leases must not lapse
             leases.add(atom_id)
 
-        def admitted_run(index: int, atom_id: object) -> str:
+        def admitted_run(index: int, atom_id: uuid.UUID) -> str:
             ramp_up.wait_turn(index)
             try:
                 with slot_held():
@@ -167,49 +119,8 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
 
         for outcome in pool.map(admitted_run, range(len(atom_ids)), atom_ids):
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    finish_wave_if_done(wave_id)
+    lifecycle.wave_done(wave_id)
     return outcomes
-
-
-class _LeaseKeeper:
-    """Renews the leases of the atoms this job runs, until the job ends."""
-
-    def __init__(self, db: DatabaseLane) -> None:
-        self.db = db
-        self.running: set[str] = set()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._renew_until_stopped, daemon=True)
-
-    def __enter__(self) -> _LeaseKeeper:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def add(self, atom_id: str) -> None:
-        with self._lock:
-            self.running.add(atom_id)
-
-    def discard(self, atom_id: str) -> None:
-        with self._lock:
-            self.running.discard(atom_id)
-
-    def _renew_until_stopped(self) -> None:
-        interval = settings.MGE_ATOM_LEASE_SECONDS / 3
-        while not self._stop.wait(interval):
-            with self._lock:
-                ids = list(self.running)
-            if ids:
-                self.db.run(_renew_leases, ids)
-
-
-def _renew_leases(atom_ids: list[str]) -> None:
-    Atom.objects.filter(pk__in=atom_ids, status=Atom.Status.RUNNING).update(
-        lease_expires_at=lease_deadline()
-    )
 
 
 # --- one atom ----------------------------------------------------------------------------------
@@ -219,11 +130,11 @@ def run_atom(
     atom: Atom,
     context: list[ContextFile],
     db: DatabaseLane,
-    leases: _LeaseKeeper,
+    leases: LeaseKeeper,
     claimed: bool = False,
 ) -> str:
     """Claim the atom, write it with the LLM (retrying with feedback), record the outcome."""
-    if not claimed and not db.run(_claim_atoms, [atom.pk]):
+    if not claimed and not db.run(claim_atoms, [atom.pk]):
         return "skipped"
     atom.attempts += 1  # the claim counted the first attempt
     leases.add(atom.pk)
@@ -240,88 +151,14 @@ def run_atom(
         leases.discard(atom.pk)
 
 
-_ATOMS, _PLANS = Atom._meta.db_table, MasterPlan._meta.db_table
-_CLAIM = f"""
-WITH claimable AS (
-    SELECT atom.id FROM {_ATOMS} atom JOIN {_PLANS} plan ON plan.id = atom.masterplan_id
-    WHERE atom.id = ANY(%(ids)s) AND atom.status = ANY(%(runnable)s)
-      AND atom.attempts < atom.max_attempts AND plan.status = %(running)s
-    FOR UPDATE OF atom SKIP LOCKED
-)
-UPDATE {_ATOMS} SET status = %(claimed)s, attempts = attempts + 1, started_at = %(now)s,
-                    lease_expires_at = %(lease)s, last_error = ''
-FROM claimable WHERE {_ATOMS}.id = claimable.id
-RETURNING {_ATOMS}.id
-"""
-
-
-def _claim_atoms(atom_ids: list[object]) -> set[object]:
-    """Turn these atoms from pending into running, as far as they still may run; returns
-    the ones this call claimed.
-
-    The claim is the guard against running an atom twice: only one caller turns pending
-    into running (rows another job is claiming are skipped, not waited for), and none
-    does once the masterplan is paused or cancelled. It counts the first attempt: an atom
-    whose worker dies mid-call has used it, so a crash cannot replay an atom forever.
-    On PostgreSQL one statement locks, checks and updates, where the ORM needs a
-    transaction of four round trips: every atom is claimed on its own as it gets its slot.
-    """
-    if not atom_ids:
-        return set()
-    if connection.vendor == "postgresql":
-        return _claim_in_one_statement(atom_ids)
-    return _claim_in_a_transaction(atom_ids)
-
-
-def _claim_in_one_statement(atom_ids: list[object]) -> set[object]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _CLAIM,
-            {
-                "ids": list(atom_ids),
-                "runnable": list(Atom.RUNNABLE_STATUSES),
-                "running": MasterPlan.Status.RUNNING,
-                "claimed": Atom.Status.RUNNING,
-                "now": timezone.now(),
-                "lease": lease_deadline(),
-            },
-        )
-        return {row[0] for row in cursor.fetchall()}
-
-
-def _claim_in_a_transaction(atom_ids: list[object]) -> set[object]:
-    """The same claim for SQLite (`make run` without DATABASE_URL), which writes one
-    transaction at a time and has neither row locks nor ANY()."""
-    with transaction.atomic():
-        claimable = list(
-            Atom.objects.filter(
-                pk__in=atom_ids,
-                status__in=Atom.RUNNABLE_STATUSES,
-                masterplan__status=MasterPlan.Status.RUNNING,
-                attempts__lt=F("max_attempts"),
-            )
-            .order_by()
-            .select_for_update(of=("self",), skip_locked=True)
-            .values_list("pk", flat=True)
-        )
-        Atom.objects.filter(pk__in=claimable).update(
-            status=Atom.Status.RUNNING,
-            attempts=F("attempts") + 1,
-            started_at=timezone.now(),
-            lease_expires_at=lease_deadline(),
-            last_error="",
-        )
-    return set(claimable)
-
-
-def _context_files(atom_ids: list[object]) -> dict[object, list[ContextFile]]:
+def _context_files(atom_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[ContextFile]]:
     """The code of each atom's completed dependencies, which its prompt shows."""
     edges = (
         AtomDependency.objects.filter(atom_id__in=atom_ids, depends_on__status="completed")
         .select_related("depends_on")
         .order_by("depends_on__source_line")
     )
-    contexts: dict[object, list[ContextFile]] = {}
+    contexts: dict[uuid.UUID, list[ContextFile]] = {}
     for edge in edges:
         dependency = edge.depends_on
         contexts.setdefault(edge.atom_id, []).append(
@@ -330,7 +167,7 @@ def _context_files(atom_ids: list[object]) -> dict[object, list[ContextFile]]:
     return contexts
 
 
-def _count_attempt(atom_id: object, attempts: int) -> None:
+def _count_attempt(atom_id: uuid.UUID, attempts: int) -> None:
     Atom.objects.filter(pk=atom_id, status=Atom.Status.RUNNING).update(attempts=attempts)
 
 
@@ -406,7 +243,7 @@ def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str
     )  # fmt: skip
 
 
-def _release_atom(atom_id: object, cost: Decimal) -> str:
+def _release_atom(atom_id: uuid.UUID, cost: Decimal) -> str:
     """Back to pending, the refused attempt not counted: it never reached the provider
     (earlier attempts of this run did, and their cost stays on the atom)."""
     Atom.objects.filter(pk=atom_id, status=Atom.Status.RUNNING).update(
@@ -453,146 +290,3 @@ def _finish_atom(
         lease_expires_at=None,
     )
     return status
-
-
-# --- after a wave ------------------------------------------------------------------------------
-
-
-def finish_wave_if_done(wave_id: str) -> None:
-    """Close the wave once none of its atoms can still run, then move the plan on."""
-    with transaction.atomic():
-        wave = Wave.objects.select_for_update().get(pk=wave_id)
-        if wave.status in (Wave.Status.COMPLETED, Wave.Status.FAILED):
-            return
-        counts = dict.fromkeys(Atom.Status.values, 0)
-        for status in wave.atoms.values_list("status", flat=True):
-            counts[status] += 1
-        if any(counts[status] for status in (*Atom.RUNNABLE_STATUSES, Atom.Status.RUNNING)):
-            return  # other shards are still at work, or the plan was paused
-        wave.completed_count = counts[Atom.Status.COMPLETED]
-        wave.failed_count = counts[Atom.Status.FAILED] + counts[Atom.Status.BLOCKED]
-        wave.status = Wave.Status.FAILED if wave.failed_count else Wave.Status.COMPLETED
-        wave.finished_at = timezone.now()
-        wave.save()
-        # robust: a receiver that fails (its queue unreachable) must not stop the plan here.
-        transaction.on_commit(lambda: wave_finished.send(sender=Wave, wave=wave), robust=True)
-        held = gate_decides(wave.masterplan) and wave.masterplan.options.get(
-            "enforce_gate_per_wave", False
-        )
-    if not held:  # else the post-wave tests advance it once the gate passed
-        advance_masterplan(wave.masterplan_id)
-
-
-def gate_decides(masterplan: MasterPlan) -> bool:
-    """Acceptance tests run after each wave (`wave_finished`) and their gate decides how
-    the plan ends, and with `enforce_gate_per_wave` whether it goes on."""
-    return bool(settings.MGE_ACCEPTANCE_AFTER_WAVES)
-
-
-def advance_masterplan(masterplan_id: object, *, gate_decided: bool = False) -> None:
-    """Enqueue the next wave that has work, or close the masterplan when none is left
-    (`gate_decided`: the release gate has passed, so a plan whose atoms all completed may
-    end as completed)."""
-    from execution import control  # the queues sit above the engine
-
-    with transaction.atomic():
-        masterplan = MasterPlan.objects.select_for_update().get(pk=masterplan_id)
-        if masterplan.status != MasterPlan.Status.RUNNING:
-            return
-        wave = open_wave(masterplan)
-        if wave is None:
-            _finish_masterplan(masterplan, gate_decided)
-        elif wave.atoms.filter(status__in=Atom.RUNNABLE_STATUSES).exists():
-            transaction.on_commit(lambda: control.enqueue_wave(wave))
-        # Otherwise its atoms are still running: the job running them advances the plan.
-
-
-def open_wave(masterplan: MasterPlan) -> Wave | None:
-    """The first wave not closed yet, or None when all are.
-
-    On the way it blocks atoms whose dependencies did not complete and closes waves left
-    with nothing to do. A wave whose atoms still run is the open one: later waves depend on
-    it, so nothing may pass it.
-    """
-    for wave in masterplan.waves.exclude(
-        status__in=[Wave.Status.COMPLETED, Wave.Status.FAILED]
-    ).order_by("number"):
-        block_dependants_of_failures(wave)
-        if wave.atoms.exclude(status__in=Atom.TERMINAL_STATUSES).exists():
-            return wave
-        _close_empty_wave(wave)
-    return None
-
-
-def block_dependants_of_failures(wave: Wave) -> None:
-    """An atom whose dependency failed (or was itself blocked/skipped) cannot run."""
-    dead = [Atom.Status.FAILED, Atom.Status.BLOCKED, Atom.Status.SKIPPED]
-    edges = AtomDependency.objects.filter(
-        atom__wave=wave, atom__status__in=Atom.RUNNABLE_STATUSES, depends_on__status__in=dead
-    ).select_related("depends_on")
-    blocked: dict[object, list[str]] = {}
-    for edge in edges:
-        blocked.setdefault(edge.atom_id, []).append(edge.depends_on.name)
-    for atom_id, causes in blocked.items():
-        Atom.objects.filter(pk=atom_id, status__in=Atom.RUNNABLE_STATUSES).update(
-            status=Atom.Status.BLOCKED,
-            last_error="blocked: depends on "
-            + ", ".join(sorted(causes))
-            + ", which did not complete",
-            finished_at=timezone.now(),
-        )
-
-
-def _close_empty_wave(wave: Wave) -> None:
-    wave.completed_count = wave.atoms.filter(status=Atom.Status.COMPLETED).count()
-    wave.failed_count = wave.atoms.exclude(status=Atom.Status.COMPLETED).count()
-    wave.status = Wave.Status.FAILED if wave.failed_count else Wave.Status.COMPLETED
-    wave.finished_at = timezone.now()
-    wave.save()
-
-
-def _finish_masterplan(masterplan: MasterPlan, gate_decided: bool = False) -> None:
-    atoms = masterplan.atoms.all()
-    failed = list(atoms.filter(status=Atom.Status.FAILED).values_list("name", flat=True))
-    blocked = atoms.filter(status=Atom.Status.BLOCKED).count()
-    if failed or blocked:
-        masterplan.status = MasterPlan.Status.FAILED
-        named = ", ".join(failed[:5]) + (" …" if len(failed) > 5 else "")
-        masterplan.status_reason = (
-            f"{len(failed)} atom{'s' * (len(failed) != 1)} failed ({named}); "
-            f"{blocked} blocked by them. Nothing runnable is left."
-        )
-    elif gate_decides(masterplan) and not gate_decided:
-        masterplan.status_reason = (
-            "Every atom completed; the acceptance tests run now and their gate decides the release."
-        )
-        masterplan.save(update_fields=["status_reason", "updated_at"])
-        return
-    else:
-        masterplan.status = MasterPlan.Status.COMPLETED
-        masterplan.status_reason = ""
-    masterplan.finished_at = timezone.now()
-    masterplan.save(update_fields=["status", "status_reason", "finished_at", "updated_at"])
-
-
-# --- leases ------------------------------------------------------------------------------------
-
-
-def release_stale_atoms(masterplan_id: object | None = None) -> list[object]:
-    """Return running atoms whose lease lapsed (their worker died) to pending.
-
-    Returns the ids of the masterplans that had any, so their waves can be enqueued again.
-    """
-    stale = Atom.objects.filter(status=Atom.Status.RUNNING, lease_expires_at__lt=timezone.now())
-    if masterplan_id is not None:
-        stale = stale.filter(masterplan_id=masterplan_id)
-    with transaction.atomic():
-        # No ordering: Atom's default one joins the nullable wave, and PostgreSQL cannot
-        # lock the nullable side of an outer join.
-        ids = list(stale.order_by().select_for_update().values_list("pk", "masterplan_id"))
-        Atom.objects.filter(pk__in=[pk for pk, _ in ids], status=Atom.Status.RUNNING).update(
-            status=Atom.Status.PENDING, lease_expires_at=None
-        )
-    if ids:
-        logger.warning("released %d atoms whose worker stopped renewing their lease", len(ids))
-    return sorted({plan for _, plan in ids}, key=str)

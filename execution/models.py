@@ -7,18 +7,20 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q
+
+from execution.spend import spent_expression
 
 MONEY = {"max_digits": 14, "decimal_places": 6}
 
 
 class MasterPlanQuerySet(models.QuerySet["MasterPlan"]):
     def with_progress(self) -> MasterPlanQuerySet:
-        """Atom counts and spend per plan, in the same query as the plans themselves."""
+        """Atom counts and spend (the ledger's) per plan, in the same query as the plans."""
         return self.annotate(
             atom_total=Count("atoms", distinct=True),
             atom_completed=Count("atoms", filter=Q(atoms__status="completed"), distinct=True),
-            cost_total_usd=Sum("atoms__cost_usd"),
+            cost_total_usd=spent_expression(),
         ).order_by("-created_at")  # Meta.ordering does not survive an aggregation
 
 
@@ -279,3 +281,33 @@ class AtomDependency(models.Model):
 
     def __str__(self) -> str:
         return f"{self.atom} → {self.depends_on}"
+
+
+class WaveCheck(models.Model):
+    """What a registered check (execution.checks) said after a wave: the lifecycle holds
+    the plan until the checks that decide have passed."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        PASSED = "passed"
+        FAILED = "failed"
+        UNDECIDED = "undecided", "undecided (the check could not decide; resume asks again)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    masterplan = models.ForeignKey(MasterPlan, on_delete=models.CASCADE, related_name="checks")
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="checks")
+    check_name = models.CharField(max_length=50)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    reason = models.TextField(blank=True)
+    job_id = models.CharField(max_length=64, blank=True)
+    queued_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["masterplan", "wave__number", "check_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["wave", "check_name"], name="wave_check_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.check_name} after wave {self.wave.number}: {self.state}"

@@ -11,6 +11,7 @@ from django.db.models import Avg, Count, Sum
 from django.utils import timezone
 
 from execution.models import Atom, MasterPlan
+from execution.spend import spent_expression
 
 
 def masterplan_progress(masterplan: MasterPlan) -> dict[str, Any]:
@@ -21,8 +22,13 @@ def masterplan_progress(masterplan: MasterPlan) -> dict[str, Any]:
         by_wave.setdefault(row["wave__number"], dict.fromkeys(Atom.Status.values, 0))
         by_wave[row["wave__number"]][row["status"]] = row["n"]
         by_status[row["status"]] += row["n"]
+    spent = (
+        MasterPlan.objects.filter(pk=masterplan.pk)
+        .annotate(spent=spent_expression())
+        .values_list("spent", flat=True)
+        .get()
+    )
     totals = masterplan.atoms.aggregate(
-        cost=Sum("cost_usd"),
         input_tokens=Sum("input_tokens"),
         output_tokens=Sum("output_tokens"),
         average_seconds=Avg("execution_time_seconds", filter=None),
@@ -47,7 +53,7 @@ def masterplan_progress(masterplan: MasterPlan) -> dict[str, Any]:
         "atoms_total": sum(by_status.values()),
         "by_status": by_status,
         "waves": waves,
-        "cost_usd": str((totals["cost"] or Decimal(0)).quantize(Decimal("0.000001"))),
+        "cost_usd": str((spent or Decimal(0)).quantize(Decimal("0.000001"))),
         "input_tokens": totals["input_tokens"] or 0,
         "output_tokens": totals["output_tokens"] or 0,
         "elapsed_seconds": elapsed,

@@ -9,14 +9,14 @@ import threading
 import uuid
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import django_rq
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from rq import SimpleWorker
 
-from execution import control
+from execution import jobs, lifecycle
 from execution.cli import EXIT_BAD_INPUT, import_file
 from execution.llm.offline import OfflineResponder
 from execution.llm.stub_server import StubServer
@@ -34,7 +34,7 @@ FINAL_STATUSES = {
 BAR_WIDTH = 30
 
 
-def register(subcommands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subcommands: argparse._SubParsersAction[CommandParser]) -> None:
     parser = subcommands.add_parser("run", help="start a masterplan (importing a file first)")
     parser.add_argument("target", help="a masterplan id, or a document file to import")
     parser.add_argument("--wait", action="store_true", help="show progress until it ends")
@@ -68,12 +68,12 @@ def _masterplan_for(target: str) -> MasterPlan:
 def run_command(command: BaseCommand, options: dict[str, Any]) -> None:
     masterplan = _masterplan_for(options["target"])
     try:
-        result = control.start_masterplan(masterplan.pk)
-    except control.TransitionRefused as refused:
+        result = lifecycle.start_masterplan(masterplan.pk)
+    except lifecycle.TransitionRefused as refused:
         if refused.status != MasterPlan.Status.RUNNING:
             raise CommandError(str(refused), returncode=EXIT_BAD_INPUT) from None
         command.stdout.write(f"{masterplan.name} is already running; following it.")
-    except (control.QueueUnavailable, control.Backpressure) as unavailable:
+    except (jobs.QueueUnavailable, jobs.Backpressure) as unavailable:
         raise CommandError(str(unavailable)) from None
     else:
         command.stdout.write(f"Started {masterplan.name} ({masterplan.pk}): jobs {result.job_ids}")
@@ -102,7 +102,7 @@ def run_command(command: BaseCommand, options: dict[str, Any]) -> None:
 class _ProgressPrinter:
     """A bar per wave, redrawn in place on a terminal, a line per change elsewhere."""
 
-    def __init__(self, masterplan: MasterPlan, out: TextIO, interval: float = 0.5) -> None:
+    def __init__(self, masterplan: MasterPlan, out: OutputWrapper, interval: float = 0.5) -> None:
         self.masterplan = masterplan
         self.out = out
         self.interval = interval

@@ -4,13 +4,10 @@ from django.dispatch import Signal
 
 # Sent inside the import transaction with `masterplan` and `document` (the parsed
 # MasterPlanDocument). Receivers that raise MasterPlanFormatError reject the import and
-# roll it back whole; this is how apps that build on execution add their rows.
+# roll it back whole; this is how apps that build on execution add their rows. (What runs
+# after a wave is not a signal: apps register checks, execution.checks.)
 masterplan_imported = Signal()
 
-# Sent after a wave closed (all its atoms completed, failed, blocked or skipped), with
-# `wave`: the post-wave hook (acceptance tests run here). With MGE_ACCEPTANCE_AFTER_WAVES
-# the engine leaves two decisions to the receiver: after the last wave the plan stays
-# running until the receiver calls `engine.advance_masterplan(id, gate_decided=True)` or
-# ends it `gate_failed`; with the plan option `enforce_gate_per_wave` the same holds after
-# every wave.
-wave_finished = Signal()
+# Sent once an edit of a masterplan's caps outside the budget app's own verbs (the admin)
+# has committed, with `masterplan`: the budget's live counters take the new caps.
+caps_changed = Signal()

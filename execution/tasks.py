@@ -1,26 +1,29 @@
-"""RQ entry points: thin, they take ids and call the engine."""
+"""RQ entry points: thin, they take ids and call the engine or the lifecycle."""
 
 from __future__ import annotations
 
-from django.db import transaction
-
-from execution import engine
-from execution.control import enqueue_wave
-from execution.models import MasterPlan
+from execution import checks, engine, lifecycle
+from execution.waves import release_stale_atoms as release_lapsed_leases
 
 
 def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
     return engine.run_wave(wave_id, shard, shards)
 
 
+def run_check(wave_check_id: str) -> str:
+    """A registered check's job after a wave: its verdict, then what it means for the plan."""
+    row = checks.evaluate(wave_check_id)
+    return "none: nothing to decide now" if row is None else lifecycle.check_decided(row)
+
+
 def release_stale_atoms() -> list[str]:
     """Periodic: atoms whose worker died run again on a fresh job. Returns the plans."""
-    masterplan_ids = engine.release_stale_atoms()
-    for masterplan in MasterPlan.objects.filter(
-        pk__in=masterplan_ids, status=MasterPlan.Status.RUNNING
-    ):
-        with transaction.atomic():
-            wave = engine.open_wave(masterplan)
-        if wave:
-            enqueue_wave(wave)
+    masterplan_ids = release_lapsed_leases()
+    for masterplan_id in masterplan_ids:
+        lifecycle.advance(masterplan_id)
     return [str(masterplan_id) for masterplan_id in masterplan_ids]
+
+
+def requeue_lost_checks() -> list[str]:
+    """Periodic: checks whose job was lost on its way run again."""
+    return lifecycle.requeue_lost_checks()

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from execution import views
-from execution.control import ACTIONS
+from execution.lifecycle import ACTIONS
 
 app_name = "execution"
 

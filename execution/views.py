@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from execution import control
+from execution import jobs, lifecycle
 from execution.actions import MasterPlanBusyError, delete_masterplan, import_masterplan
 from execution.charts import time_chart
 from execution.concurrency import HISTORY_SECONDS, ConcurrencyLimiter, budget_remaining_pct
@@ -52,7 +52,7 @@ def masterplan_detail(request: HttpRequest, masterplan_id: str) -> HttpResponse:
         "waves": masterplan.waves.all(),
         "status_counts": Counter(masterplan.atoms.values_list("status", flat=True)),
         "atom_statuses": Atom.Status.values,
-        "available_actions": control.available_actions(masterplan.status),
+        "available_actions": lifecycle.available_actions(masterplan.status),
         "workspace_files": workspace_files(Path(masterplan.workspace_path)),
     }
     if request.htmx and request.htmx.target == "atoms":
@@ -125,11 +125,11 @@ def masterplan_delete(request: HttpRequest, masterplan_id: str) -> HttpResponse:
 @require_POST
 def masterplan_control(request: HttpRequest, masterplan_id: str, action: str) -> HttpResponse:
     masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
-    if action not in control.ACTIONS:
+    if action not in lifecycle.ACTIONS:
         raise Http404(f"no action {action!r}")
     try:
-        control.ACTIONS[action](masterplan.pk)
-    except (control.TransitionRefused, control.QueueUnavailable, control.Backpressure) as refused:
+        lifecycle.ACTIONS[action](masterplan.pk)
+    except (lifecycle.TransitionRefused, jobs.QueueUnavailable, jobs.Backpressure) as refused:
         messages.error(request, str(refused))
     url = reverse("execution:masterplan-detail", args=[masterplan.pk])
     # The page reloads with the new status; while running, its live region polls.

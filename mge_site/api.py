@@ -15,7 +15,7 @@ from acceptance.api import (
     RunView,
 )
 from budget.api import BudgetView, ConfirmationCodeView, OverrideView
-from execution import control
+from execution import lifecycle
 from execution.api.masterplans import (
     AtomViewSet,
     MasterPlanViewSet,
@@ -47,7 +47,7 @@ urlpatterns = [
             MasterPlanControlView.as_view(action_name=action),
             name=f"masterplan-{action}",
         )
-        for action in control.ACTIONS
+        for action in lifecycle.ACTIONS
     ],
     path(
         "execution/masterplans/<uuid:masterplan_id>/progress",

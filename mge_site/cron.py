@@ -9,11 +9,10 @@ from __future__ import annotations
 from django.conf import settings
 from rq import cron
 
-from acceptance.tasks import requeue_held_plans
 from budget.tasks import charge_expired_reservations
 from execution.concurrency import adjust_limit, sample_concurrency
 from execution.maintenance import remove_orphan_workspaces
-from execution.tasks import release_stale_atoms
+from execution.tasks import release_stale_atoms, requeue_lost_checks
 
 cron.register(release_stale_atoms, queue_name="default", interval=30)
 cron.register(adjust_limit, queue_name="default", interval=settings.MGE_CONCURRENCY_ADJUST_SECONDS)
@@ -21,5 +20,5 @@ cron.register(
     sample_concurrency, queue_name="default", interval=settings.MGE_CONCURRENCY_SAMPLE_SECONDS
 )
 cron.register(charge_expired_reservations, queue_name="default", interval=30)
-cron.register(requeue_held_plans, queue_name="default", interval=60)
+cron.register(requeue_lost_checks, queue_name="default", interval=60)
 cron.register(remove_orphan_workspaces, queue_name="default", interval=3600)

@@ -258,9 +258,6 @@ MGE_ALERT_WEBHOOK_URL = env_optional_str("MGE_ALERT_WEBHOOK_URL")
 MGE_BUDGET_RESERVATION_TTL_SECONDS = env_int("MGE_BUDGET_RESERVATION_TTL_SECONDS", 900, minimum=5)
 # A slot outlives the longest call: the SDK's timeout for every attempt, plus a margin.
 MGE_CONCURRENCY_LEASE_SECONDS = MGE_LLM_TIMEOUT_SECONDS * (MGE_LLM_MAX_RETRIES + 1) + 30
-# Outermost first: take a concurrency slot, then reserve the budget, then call.
-MGE_LLM_MIDDLEWARE = ["execution.concurrency.concurrency_guard", "budget.guardrails.budget_guard"]
-MGE_CONCURRENCY_BUDGET_SIGNAL = "budget.status.lowest_budget_remaining_pct"
 # Acceptance tests run after every wave (queue `tests`) and their gate decides how a
 # masterplan ends (completed or gate_failed).
 MGE_ACCEPTANCE_AFTER_WAVES = env_bool("MGE_ACCEPTANCE_AFTER_WAVES", True)

@@ -12,10 +12,10 @@ from execution.tests.test_masterplan_format import MINIMAL
 
 
 @pytest.fixture
-def slugkit_with_tests(imported, fast_offline, run_jobs):  # type: ignore[no-untyped-def]
+def slugkit_with_tests(imported, fast_offline, run_jobs):
     """slugkit with its code written (offline) and its tests generated."""
     from acceptance.generator import generate_tests
-    from execution.control import start_masterplan
+    from execution.lifecycle import start_masterplan
 
     masterplan = imported("slugkit")
     start_masterplan(masterplan.pk)

@@ -9,7 +9,7 @@ from rq import SimpleWorker
 
 from acceptance.models import AcceptanceTest, TestResult, TestRun
 from conftest import engine_db
-from execution.control import start_masterplan
+from execution.lifecycle import start_masterplan
 from execution.models import MasterPlan
 
 
@@ -200,21 +200,18 @@ def test_only_a_run_that_saw_every_atoms_code_decides_how_the_plan_ends(
 def test_a_held_plan_whose_post_wave_job_was_lost_gets_it_again(
     acceptance_after_waves, imported, run_jobs
 ):
-    from acceptance.pipeline import requeue_held_plans
-    from execution.models import Wave
-    from mge_site.redis_connection import get_redis
+    from execution.lifecycle import requeue_lost_checks
+    from execution.models import WaveCheck
 
     masterplan = imported("slugkit")
     start_masterplan(masterplan.pk)
     run_the_waves_only(masterplan, lose_the_tests=True)
-    for key in get_redis().scan_iter("mge:acceptance:after-wave:*"):
-        get_redis().delete(key)  # the pending marks expired with the lost jobs
     masterplan.refresh_from_db()
     assert masterplan.status == MasterPlan.Status.RUNNING  # held for a gate that never came
-    assert requeue_held_plans() == []  # the last wave closed just now: not yet
-    Wave.objects.filter(masterplan=masterplan).update(finished_at="2000-01-01T00:00:00Z")
-    assert requeue_held_plans() == [str(masterplan.pk)]
-    assert requeue_held_plans() == []  # queued once: pending now
+    assert requeue_lost_checks() == []  # the last wave closed just now: not yet
+    WaveCheck.objects.filter(masterplan=masterplan).update(queued_at="2000-01-01T00:00:00Z")
+    assert requeue_lost_checks() == [str(masterplan.pk)]
+    assert requeue_lost_checks() == []  # queued once: pending now
     run_jobs()
     masterplan.refresh_from_db()
     assert masterplan.status == MasterPlan.Status.COMPLETED
@@ -224,7 +221,7 @@ def test_a_held_plan_whose_post_wave_job_was_lost_gets_it_again(
 def test_resuming_a_plan_paused_while_held_for_the_gate_lets_the_gate_decide(
     acceptance_after_waves, imported, run_jobs
 ):
-    from execution.control import pause_masterplan, resume_masterplan
+    from execution.lifecycle import pause_masterplan, resume_masterplan
 
     masterplan = imported("slugkit")
     start_masterplan(masterplan.pk)

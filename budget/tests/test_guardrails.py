@@ -15,7 +15,7 @@ from budget.counters import BudgetCounters
 from budget.models import BudgetAlert, BudgetOverride, CostEntry
 from conftest import engine_db
 from execution.actions import import_masterplan
-from execution.control import start_masterplan
+from execution.lifecycle import start_masterplan
 from execution.models import Atom, MasterPlan
 
 

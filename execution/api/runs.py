@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from execution import control
+from execution import jobs, lifecycle
 from execution.concurrency import ConcurrencyLimiter, budget_remaining_pct
 from execution.models import MasterPlan
 from execution.progress import masterplan_progress
@@ -73,12 +73,15 @@ class MasterPlanControlView(APIView):
     def post(self, request: Request, masterplan_id: str) -> Response:
         masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
         try:
-            result = control.ACTIONS[self.action_name](masterplan.pk)
-        except control.TransitionRefused as refused:
-            raise Conflict({"detail": str(refused), "status": refused.status}) from None
-        except control.QueueUnavailable as unavailable:
+            result = lifecycle.ACTIONS[self.action_name](masterplan.pk)
+        except lifecycle.TransitionRefused as refused:
+            raise Conflict(
+                {"detail": str(refused), "status": refused.status,
+                 "allowed_actions": refused.allowed_actions}
+            ) from None  # fmt: skip
+        except jobs.QueueUnavailable as unavailable:
             raise ServiceUnavailable(f"{unavailable}. Try again when it is back.") from None
-        except control.Backpressure as busy:
+        except jobs.Backpressure as busy:
             return Response(
                 {"detail": str(busy)},
                 status=status.HTTP_429_TOO_MANY_REQUESTS,

@@ -1,10 +1,14 @@
-"""The one door every LLM call of the project goes through.
+"""The one door every LLM call of the project goes through, and its guards, in order:
 
-Budget reservations, caching, the concurrency limiter and tracing wrap the provider as
-middleware (settings.MGE_LLM_MIDDLEWARE, outermost first): each is a function that takes
-the next `call(request, run_db)` and returns a wrapped one. `run_db(function, *args)` runs
-database work the way the caller wants it run (the engine's database lane), so a
-middleware never opens connections in the caller's threads.
+    trace → cache → budget reservation → concurrency slot → provider
+
+Each guard is a stage, `stage(call, next)` (execution.llm.types.Stage): it may answer
+the call itself (a cache hit), refuse it, or pass it on with `next(call)`. The order is
+this module's: apps plug their stage into a named place from their `AppConfig.ready()`
+(`plug("budget", budget_guard)`); a place nobody filled passes the call on. The last two
+are the core's own: the slot of the shared concurrency limit is taken only after the
+budget has reserved (a call waiting for budget holds no slot, a cache hit takes
+neither), and held only while the provider is asked (execution.concurrency).
 """
 
 from __future__ import annotations
@@ -14,18 +18,45 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.utils.module_loading import import_string
 
-from execution.concurrency import before_provider_request, on_provider_status
+from execution.concurrency import (
+    before_provider_request,
+    give_back_admission,
+    on_provider_status,
+    slot_stage,
+)
 from execution.llm.anthropic_provider import AnthropicProvider
 from execution.llm.offline import OfflineProvider, OfflineResponder
-from execution.llm.types import LLMProvider, LLMRequest, LLMResponse
+from execution.llm.types import Call, LLMProvider, LLMRequest, LLMResponse, Next, Stage
 
-Call = Callable[[LLMRequest, Callable[..., Any]], LLMResponse]
+PLUGGABLE = ("trace", "cache", "budget")
+"""The places apps fill, outermost first; then the concurrency slot, then the provider."""
 
-# (settings key, provider, call), replaced as one tuple: readers never take the lock.
-_built: tuple[tuple[object, ...], LLMProvider, Call] | None = None
+_plugged: dict[str, Stage] = {}
+
+# (settings key, provider, chain), replaced as one tuple: readers never take the lock.
+_built: tuple[tuple[object, ...], LLMProvider, Next] | None = None
 _lock = threading.Lock()
+
+
+def plug(place: str, stage: Stage) -> None:
+    """Fill one of the PLUGGABLE places (again: replace it)."""
+    if place not in PLUGGABLE:
+        raise ValueError(f"no place {place!r} in the gateway; the places are {PLUGGABLE}")
+    global _built
+    with _lock:
+        _plugged[place] = stage
+        _built = None
+
+
+def stages() -> list[tuple[str, Stage]]:
+    """The chain as it runs, outermost first (what the architecture page draws)."""
+    plugged = [(place, _plugged[place]) for place in PLUGGABLE if place in _plugged]
+    return [*plugged, ("concurrency", slot_stage), ("provider", _ask_provider)]
+
+
+def _ask_provider(call: Call, next_stage: Next) -> LLMResponse:
+    return get_provider().complete(call.request)
 
 
 def _settings_key() -> tuple[object, ...]:
@@ -36,16 +67,15 @@ def _settings_key() -> tuple[object, ...]:
         settings.MGE_LLM_TIMEOUT_SECONDS,
         settings.MGE_LLM_MAX_RETRIES,
         settings.MGE_OFFLINE_LATENCY_MS,
-        tuple(settings.MGE_LLM_MIDDLEWARE),
     )
 
 
 def get_provider() -> LLMProvider:
     """The provider the settings name, built once per process (and again if they change)."""
-    return _chain()[0]
+    return _built_chain()[0]
 
 
-def _chain() -> tuple[LLMProvider, Call]:
+def _built_chain() -> tuple[LLMProvider, Next]:
     global _built
     key = _settings_key()
     built = _built
@@ -54,12 +84,24 @@ def _chain() -> tuple[LLMProvider, Call]:
         with _lock:
             built = _built
             if built is None or built[0] != key:
-                provider = _build_provider()
-                call: Call = lambda request, run_db: provider.complete(request)  # noqa: E731
-                for path in reversed(settings.MGE_LLM_MIDDLEWARE):
-                    call = import_string(path)(call)
-                built = _built = (key, provider, call)
+                built = _built = (key, _build_provider(), _compose(stages()))
     return built[1], built[2]
+
+
+def _compose(chain: list[tuple[str, Stage]]) -> Next:
+    """One function per stage, each calling the next: built once, not per call."""
+
+    def terminal(call: Call) -> LLMResponse:
+        raise RuntimeError("the provider stage passed the call on")
+
+    composed: Next = terminal
+    for _, stage in reversed(chain):
+        composed = _bind(stage, composed)
+    return composed
+
+
+def _bind(stage: Stage, next_stage: Next) -> Next:
+    return lambda call: stage(call, next_stage)
 
 
 def _build_provider() -> LLMProvider:
@@ -83,6 +125,11 @@ def _run_here(function: Callable[..., Any], *args: Any) -> Any:
 
 
 def complete(request: LLMRequest, run_db: Callable[..., Any] = _run_here) -> LLMResponse:
-    """Send one request through the middleware to the provider; raises LLMError when it
+    """Send one request through the stages to the provider; raises LLMError when it
     fails, CallRefused when a guard refused it."""
-    return _chain()[1](request, run_db)
+    try:
+        return _built_chain()[1](Call(request, run_db, before_wait=give_back_admission))
+    finally:
+        # A call answered or refused before the provider stage leaves a slot the caller
+        # took ahead unused: it goes back now, not when the caller's work ends.
+        give_back_admission()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -56,3 +57,29 @@ class LLMProvider(Protocol):
     name: str
 
     def complete(self, request: LLMRequest) -> LLMResponse: ...
+
+
+def _run_here(function: Callable[..., Any], *args: Any) -> Any:
+    return function(*args)
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass
+class Call:
+    """One call on its way through the gateway's stages."""
+
+    request: LLMRequest
+    run_db: Callable[..., Any] = _run_here
+    """Runs database work the way the caller wants it run (the engine's database lane), so
+    a stage never opens connections in the caller's threads: `run_db(function, *args)`."""
+    before_wait: Callable[[], None] = _nothing
+    """A stage calls this before it waits (the budget for a reservation): the concurrency
+    slot the caller took ahead is given back, so a waiting call holds no slot."""
+
+
+Next = Callable[[Call], LLMResponse]
+Stage = Callable[[Call, Next], LLMResponse]
+"""A guard of the gateway: handle the call, passing it on with `next(call)` (or not)."""

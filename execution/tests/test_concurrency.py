@@ -18,7 +18,7 @@ from execution.concurrency import (
     on_provider_status,
     percentile,
 )
-from execution.control import start_masterplan
+from execution.lifecycle import start_masterplan
 from execution.models import MasterPlan
 
 HEALTHY = {"llm_p95_ms": 800.0, "db_p95_ms": 5.0, "budget_remaining_pct": 90.0}
@@ -448,24 +448,23 @@ def test_only_the_first_waiter_of_a_process_polls_and_slots_go_first_come_first_
 
 
 def test_a_slot_taken_ahead_is_used_by_the_first_call_and_given_back_after_it(settings):
-    from execution.concurrency import concurrency_guard, slot_held
-    from execution.llm.types import LLMRequest, LLMResponse
+    from execution.concurrency import slot_held, slot_stage
+    from execution.llm.types import Call, LLMRequest, LLMResponse
 
     settings.MGE_CONCURRENCY_INITIAL = 1
     limiter = ConcurrencyLimiter()
     seen: list[int] = []
 
-    def provider(request, run_db):  # type: ignore[no-untyped-def]
+    def provider(call: Call) -> LLMResponse:
         seen.append(limiter.in_flight())
-        return LLMResponse(text="ok", model=request.model)
+        return LLMResponse(text="ok", model=call.request.model)
 
-    call = concurrency_guard(provider)
-    request = LLMRequest(model="m", system="", messages=[], max_tokens=1)
+    call = Call(LLMRequest(model="m", system="", messages=[], max_tokens=1))
     with slot_held():
         assert limiter.in_flight() == 1 and limiter.try_acquire() is None
-        call(request, lambda f, *a: f(*a))  # would wait forever if it took a second slot
+        slot_stage(call, provider)  # would wait forever if it took a second slot
         assert limiter.in_flight() == 0  # given back when the call ended, not at the exit
-        call(request, lambda f, *a: f(*a))  # a later call (a retry) takes its own
+        slot_stage(call, provider)  # a later call (a retry) takes its own
     with slot_held():
         pass  # no call took it over: the exit gives it back
     assert seen == [1, 1] and limiter.in_flight() == 0

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from conftest import engine_db
-from execution.control import (
-    QueueUnavailable,
+from execution.jobs import QueueUnavailable
+from execution.lifecycle import (
     TransitionRefused,
     cancel_masterplan,
     pause_masterplan,

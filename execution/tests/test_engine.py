@@ -8,7 +8,7 @@ import pytest
 from django.db.models import F
 
 from conftest import engine_db
-from execution.control import start_masterplan
+from execution.lifecycle import start_masterplan
 from execution.models import Atom, MasterPlan, Wave
 from execution.tests.test_masterplan_format import MINIMAL, replace_in
 
@@ -182,7 +182,7 @@ def test_the_plan_never_advances_past_a_wave_whose_atoms_still_run(
 ):
     import django_rq
 
-    from execution.engine import advance_masterplan
+    from execution.lifecycle import advance
 
     masterplan = imported("slugkit")
     MasterPlan.objects.filter(pk=masterplan.pk).update(status=MasterPlan.Status.RUNNING)
@@ -190,7 +190,7 @@ def test_the_plan_never_advances_past_a_wave_whose_atoms_still_run(
     first_wave.update(status=Atom.Status.COMPLETED)
     first_wave.filter(name="fold_accents").update(status=Atom.Status.RUNNING)
     with django_capture_on_commit_callbacks(execute=True):
-        advance_masterplan(masterplan.pk)
+        advance(masterplan.pk)
     assert django_rq.get_queue("waves").count == 0  # wave 2 needs fold_accents first
     assert masterplan.waves.get(number=1).status == Wave.Status.PENDING
 
@@ -202,12 +202,12 @@ def test_an_atom_is_claimed_once_and_only_while_it_may_run(imported, claim_in):
 
     from django.db import connection, transaction
 
-    from execution import engine
+    from execution import claims
 
     # PostgreSQL's one statement, and the ORM transaction SQLite (`make run`) uses.
     _claim_atoms = {
-        "one statement": engine._claim_in_one_statement,
-        "a transaction": engine._claim_in_a_transaction,
+        "one statement": claims._claim_in_one_statement,
+        "a transaction": claims._claim_in_a_transaction,
     }[claim_in]
 
     masterplan = imported("slugkit")
@@ -240,4 +240,4 @@ def test_an_atom_is_claimed_once_and_only_while_it_may_run(imported, claim_in):
     third = masterplan.atoms.order_by("source_line")[3]
     MasterPlan.objects.filter(pk=masterplan.pk).update(status=MasterPlan.Status.PAUSED)
     assert _claim_atoms([third.pk]) == set()  # nothing is claimed in a paused plan
-    assert engine._claim_atoms([]) == set()
+    assert claims.claim_atoms([]) == set()

@@ -7,7 +7,7 @@ import signal
 import time
 
 from conftest import engine_db
-from execution.control import resume_masterplan, start_masterplan
+from execution.lifecycle import resume_masterplan, start_masterplan
 from execution.models import Atom, MasterPlan
 
 

@@ -1,0 +1,162 @@
+"""The lifecycle: its transition table, and the checks that hold a plan until they decide."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import engine_db
+from execution import checks, lifecycle
+from execution.checks import Check, Verdict
+from execution.lifecycle import TRANSITIONS, TransitionRefused, resume_masterplan, start_masterplan
+from execution.models import MasterPlan, Wave, WaveCheck
+
+S = MasterPlan.Status
+
+
+@pytest.fixture
+def registered(monkeypatch):  # type: ignore[no-untyped-def]
+    """Register checks for one test (the acceptance app's stays registered, switched off)."""
+
+    def register(name: str, decide, **options) -> Check:  # type: ignore[no-untyped-def]
+        check = Check(name=name, decide=decide, **options)
+        monkeypatch.setitem(checks._registry, name, check)
+        return check
+
+    return register
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("verb", sorted(TRANSITIONS))
+def test_every_verb_refuses_the_statuses_its_table_does_not_list(verb, imported):
+    masterplan = imported("slugkit")
+    allowed, _ = TRANSITIONS[verb]
+    for status in set(S.values) - set(allowed):
+        MasterPlan.objects.filter(pk=masterplan.pk).update(status=status, status_reason="kept")
+        masterplan.refresh_from_db()
+        with pytest.raises(TransitionRefused) as refused:
+            lifecycle._transition(masterplan, verb)
+        assert refused.value.status == status
+        assert f"it is {status}" in str(refused.value)
+        assert refused.value.allowed_actions == lifecycle.available_actions(status)
+        masterplan.refresh_from_db()
+        assert (masterplan.status, masterplan.status_reason) == (status, "kept")
+
+
+def test_the_actions_offered_are_the_user_verbs_the_table_allows():
+    assert lifecycle.available_actions(S.READY) == ["start", "cancel"]
+    assert lifecycle.available_actions(S.RUNNING) == ["pause", "cancel"]
+    assert lifecycle.available_actions(S.PAUSED) == ["resume", "cancel"]
+    assert lifecycle.available_actions(S.PAUSED_BUDGET) == ["cancel"]  # the override resumes
+    assert lifecycle.available_actions(S.COMPLETED) == []
+
+
+@engine_db
+def test_a_refused_transition_answers_409_with_the_status_and_the_allowed_actions(
+    api_client_for, reviewer, imported
+):
+    masterplan = imported("slugkit")
+    response = api_client_for(reviewer).post(
+        f"/api/v2/execution/masterplans/{masterplan.pk}/resume"
+    )
+    assert response.status_code == 409
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["allowed_actions"] == ["start", "cancel"]
+    assert "cannot resume masterplan 'slugkit': it is ready" in body["detail"]
+
+
+@engine_db
+def test_a_registered_check_runs_after_every_wave_and_its_pass_completes_the_plan(
+    registered, imported, fast_offline, run_jobs
+):
+    decided: list[int] = []
+
+    def decide(wave: Wave) -> Verdict:
+        decided.append(wave.number)
+        return Verdict(True)
+
+    registered("probe", decide)
+    masterplan = imported("slugkit")
+    start_masterplan(masterplan.pk)
+    run_jobs()
+    masterplan.refresh_from_db()
+    assert masterplan.status == S.COMPLETED, masterplan.status_reason
+    waves = masterplan.waves.count()
+    assert sorted(decided) == list(range(1, waves + 1))
+    assert set(WaveCheck.objects.filter(masterplan=masterplan).values_list("state", flat=True)) == {
+        "passed"
+    }
+
+
+@engine_db
+def test_every_check_decides_before_the_plan_ends_and_a_failure_ends_it_gate_failed(
+    registered, imported, fast_offline, run_jobs
+):
+    registered("first", lambda wave: Verdict(True))
+    registered("second", lambda wave: Verdict(False, "second: 2 findings are CRITICAL"))
+    masterplan = imported("slugkit")
+    start_masterplan(masterplan.pk)
+    run_jobs()
+    masterplan.refresh_from_db()
+    assert masterplan.status == S.GATE_FAILED
+    assert masterplan.status_reason == "second: 2 findings are CRITICAL"
+    assert masterplan.finished_at is not None
+
+
+@engine_db
+def test_a_check_that_raises_holds_the_plan_with_the_cause_and_resume_asks_it_again(
+    registered, imported, fast_offline, run_jobs
+):
+    last_wave: list[int] = []
+
+    def decide(wave: Wave) -> Verdict:
+        if wave.number == wave.masterplan.waves.count() and not last_wave:
+            last_wave.append(wave.number)
+            raise RuntimeError("the scoring service is down")
+        return Verdict(True)
+
+    registered("flaky", decide)
+    masterplan = imported("slugkit")
+    start_masterplan(masterplan.pk)
+    run_jobs()
+    masterplan.refresh_from_db()
+    assert masterplan.status == S.RUNNING  # held: no verdict, no end
+    assert "RuntimeError: the scoring service is down" in masterplan.status_reason
+    assert "Resume the plan to ask it again" in masterplan.status_reason
+    resume_masterplan(masterplan.pk)
+    run_jobs()
+    masterplan.refresh_from_db()
+    assert masterplan.status == S.COMPLETED, masterplan.status_reason
+
+
+@engine_db
+def test_a_check_that_gates_each_wave_stops_the_plan_before_the_next_wave(
+    registered, imported, fast_offline, run_jobs
+):
+    registered(
+        "strict",
+        lambda wave: Verdict(wave.number < 2, f"wave {wave.number} broke the build"),
+        gates_each_wave=lambda masterplan: True,
+    )
+    masterplan = imported("inventory-service")  # three waves
+    start_masterplan(masterplan.pk)
+    run_jobs()
+    masterplan.refresh_from_db()
+    assert masterplan.status == S.GATE_FAILED
+    assert masterplan.status_reason == "wave 2 broke the build"
+    assert list(masterplan.waves.values_list("number", "status")) == [
+        (1, "completed"),
+        (2, "completed"),
+        (3, "pending"),
+    ]
+
+
+@engine_db
+def test_with_no_check_enabled_a_plan_completes_when_its_atoms_do(imported, fast_offline, run_jobs):
+    assert checks.enabled_checks() == []  # the acceptance check is off in these tests
+    masterplan = imported("slugkit")
+    start_masterplan(masterplan.pk)
+    run_jobs()
+    masterplan.refresh_from_db()
+    assert masterplan.status == S.COMPLETED
+    assert not WaveCheck.objects.filter(masterplan=masterplan).exists()
