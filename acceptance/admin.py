@@ -50,8 +50,7 @@ class AcceptanceTestAdmin(ReadOnly, admin.ModelAdmin):
 
 class TestResultInline(ReadOnly, admin.TabularInline):
     model = TestResult
-    fields = ["test", "status", "duration_s", "message"]
-    readonly_fields = fields
+    fields = readonly_fields = ("test", "status", "duration_s", "message")
     extra = 0
 
 

@@ -8,9 +8,10 @@ tests at all is a failed gate, never a pass by division by zero.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
@@ -18,6 +19,8 @@ from acceptance.imports import imported_files
 from acceptance.models import AcceptanceTest, Requirement, TestResult
 
 SHOULD_PASS_PCT = 95
+
+_Id = TypeVar("_Id", bound=uuid.UUID | str)
 
 
 @dataclass(frozen=True)
@@ -89,11 +92,13 @@ def _outcome(test: AcceptanceTest | None, latest: str | None, message: str) -> t
     return latest, message or f"the test ended {latest}"
 
 
-def gate_status(masterplan_id: object) -> GateStatus:
+def gate_status(masterplan_id: uuid.UUID | str) -> GateStatus:
     return gate_statuses([masterplan_id])[masterplan_id]
 
 
-def wave_gate_status(masterplan_id: object, written: set[str], planned: set[str]) -> GateStatus:
+def wave_gate_status(
+    masterplan_id: uuid.UUID | str, written: set[str], planned: set[str]
+) -> GateStatus:
     """The gate after a wave: only the requirements whose test imports no file that is
     still to be written (`planned` − `written`) count yet; the rest are not due."""
     pending = planned - written
@@ -117,10 +122,10 @@ def wave_gate_status(masterplan_id: object, written: set[str], planned: set[str]
     return gate
 
 
-def gate_statuses(masterplan_ids: Sequence[object]) -> dict[object, GateStatus]:
+def gate_statuses(masterplan_ids: Sequence[_Id]) -> dict[_Id, GateStatus]:
     """The gates of several plans in one query (a list page shows one per row)."""
     requirements = _annotated(Requirement.objects.filter(masterplan_id__in=masterplan_ids))
-    by_plan: dict[object, list[Requirement]] = {pk: [] for pk in masterplan_ids}
+    by_plan: dict[_Id, list[Requirement]] = {pk: [] for pk in masterplan_ids}
     key_of = {str(pk): pk for pk in masterplan_ids}  # the ids may come as UUIDs or as text
     for requirement in requirements:
         by_plan[key_of[str(requirement.masterplan_id)]].append(requirement)

@@ -17,7 +17,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from _services import BASE_DIR, environment_for, free_loopback_port, fresh_database, setup_django
 
@@ -26,8 +28,14 @@ DATABASE = "mge_bench_budget"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 MODEL = "claude-haiku-4-5"
 
+if TYPE_CHECKING:
+    from budget.counters import BudgetCounters, MasterPlanId
+    from execution.llm.types import LLMRequest
 
-def request_for(masterplan_id: str, number: int):  # type: ignore[no-untyped-def]
+T = TypeVar("T")
+
+
+def request_for(masterplan_id: str, number: int) -> LLMRequest:
     from execution.llm.types import LLMRequest
 
     prompt = f"Masterplan: race\nAtom: call{number}\nFile: race/call{number}.py\nLanguage: python"
@@ -62,7 +70,7 @@ def worker(mode: str, masterplan_id: str, first: int) -> None:
     # Like the engine's database lane: a few connections per process, not one per thread.
     slots = threading.BoundedSemaphore(8)
 
-    def run_db(function, *args):  # type: ignore[no-untyped-def]
+    def run_db(function: Callable[..., T], *args: Any) -> T:
         with slots:
             try:
                 return function(*args)
@@ -92,10 +100,12 @@ def worker(mode: str, masterplan_id: str, first: int) -> None:
     reserve_ms: list[float] = []
     original_reserve = BudgetCounters.reserve
 
-    def timed_reserve(self, *args):  # type: ignore[no-untyped-def]
+    def timed_reserve(
+        self: BudgetCounters, masterplan_id: MasterPlanId, amount: Decimal, ttl_seconds: float
+    ) -> str | None:
         started = time.perf_counter()
         try:
-            return original_reserve(self, *args)
+            return original_reserve(self, masterplan_id, amount, ttl_seconds)
         finally:
             with lock:
                 reserve_ms.append((time.perf_counter() - started) * 1000)
@@ -130,6 +140,7 @@ def reservation_sampler(masterplan_id: str) -> None:
         for _ in range(500):
             started = time.perf_counter()
             reservation = counters.reserve(masterplan_id, Decimal("0.000001"), 60)
+            assert reservation is not None  # the caps are set far above what this spends
             mine.append((time.perf_counter() - started) * 1000)
             counters.settle(masterplan_id, reservation, Decimal(0))
             # Workers reserve once per LLM call, not in a tight loop: a loop would measure
@@ -185,6 +196,7 @@ def main() -> None:
          "--latency-ms", str(LATENCY_MS)],
         cwd=BASE_DIR, env=environment, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
+    assert stub.stdout is not None  # stdout=PIPE
     stub.stdout.readline()
     try:
         one_call = gateway.get_provider().complete(request_for("none", 0))

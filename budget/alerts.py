@@ -64,19 +64,20 @@ def raise_alert(
             fail_silently=True,
         )
         channels.append("email")
-    if settings.MGE_ALERT_WEBHOOK_URL and _post_webhook(level, masterplan, message):
+    webhook_url = settings.MGE_ALERT_WEBHOOK_URL
+    if webhook_url and _post_webhook(webhook_url, level, masterplan, message):
         channels.append("webhook")
     alert.channels = channels
     alert.save(update_fields=["channels"])
     return alert
 
 
-def _post_webhook(level: str, masterplan: MasterPlan, message: str) -> bool:
+def _post_webhook(url: str, level: str, masterplan: MasterPlan, message: str) -> bool:
     """Slack-compatible JSON; a webhook that is down must not stop the run."""
     icon = ":rotating_light:" if level == BudgetAlert.Level.CRITICAL else ":warning:"
     body = json.dumps({"text": f"{icon} MGE budget {level} — {masterplan.name}: {message}"})
     request = urllib.request.Request(
-        settings.MGE_ALERT_WEBHOOK_URL,
+        url,
         data=body.encode(),
         headers={"content-type": "application/json"},
     )

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from budget.tasks import rebuild_counters
 from execution.models import MasterPlan
 
 
-def register(subcommands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subcommands: argparse._SubParsersAction[CommandParser]) -> None:
     parser = subcommands.add_parser("budget", help="budget maintenance")
     actions = parser.add_subparsers(dest="budget_action", required=True)
     rebuild = actions.add_parser(

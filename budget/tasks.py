@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from budget.counters import BudgetCounters
@@ -36,7 +37,7 @@ def charge_expired_reservations() -> int:
     return charged
 
 
-def rebuild_counters(masterplan_id: object) -> Decimal:
+def rebuild_counters(masterplan_id: uuid.UUID) -> Decimal:
     """Set a plan's Redis counters from the ledger; returns the spent amount."""
     masterplan = MasterPlan.objects.get(pk=masterplan_id)
     spent = CostEntry.objects.filter(masterplan=masterplan).total()

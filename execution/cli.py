@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from execution.actions import import_masterplan
 from execution.export import export_masterplan
@@ -22,7 +22,7 @@ EXIT_BAD_INPUT = 2
 DEMO_USERNAME = "demo"
 
 
-def register(subcommands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subcommands: argparse._SubParsersAction[CommandParser]) -> None:
     parser = subcommands.add_parser("import", help="import a masterplan document")
     parser.add_argument("file", type=Path, help="the masterplan document (.md)")
     parser.add_argument("--json", action="store_true", help='print {"masterplan_id": "…"}')

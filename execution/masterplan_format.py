@@ -578,7 +578,7 @@ def _atom_file(data: _Mapping, where: str, problems: _Problems) -> str:
 def _atom_language(
     data: _Mapping, file_path: str, where: str, default: str | None, problems: _Problems
 ) -> str:
-    declared = data.get("language", default)
+    declared: str | None = data.get("language", default)
     line = data.key_lines.get("language", data.line)
     if declared is not None and declared not in LANGUAGES:
         problems.add(
@@ -601,8 +601,8 @@ def _atom_language(
             line, f"{where}: language {declared!r} does not match the file's {suffix!r} extension"
         )
     # The extension decides when the atom does not name a language itself, so a
-    # plan-wide default does not turn a .ts file into Python.
-    return declared if "language" in data else inferred
+    # plan-wide default does not turn a .ts file into Python (`language: null` was reported).
+    return (declared or "") if "language" in data else inferred
 
 
 def _atom_complexity(data: _Mapping, where: str, problems: _Problems) -> str:

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import template
 
-from acceptance.gate import gate_statuses
+from acceptance.gate import GateStatus, gate_statuses
 from execution.models import MasterPlan
 
 register = template.Library()
@@ -16,7 +17,9 @@ def gate_badge(context: template.Context, masterplan: MasterPlan) -> dict[str, A
 
     On a page listing `masterplans`, the first badge reads every plan's gate at once.
     """
-    cache = context.render_context.setdefault("gate_statuses", {})
+    cache: dict[uuid.UUID, GateStatus] | None = context.render_context.get("gate_statuses")
+    if cache is None:
+        cache = context.render_context["gate_statuses"] = {}
     if masterplan.pk not in cache:
         listed = [plan.pk for plan in context.get("masterplans") or []]
         cache.update(gate_statuses(listed if masterplan.pk in listed else [masterplan.pk]))

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
 
 from acceptance import classifier
 from acceptance.classifier import Classification, classify, classify_with_llm, states_requirement
+
+if TYPE_CHECKING:
+    from execution.models import MasterPlan
 
 LABELLED = yaml.safe_load(
     (Path(__file__).parent / "requirements_labelled.yaml").read_text(encoding="utf-8")
@@ -153,7 +158,7 @@ NO_KEYWORD = "no requirement keyword and no MUST/SHOULD heading"
 
 
 @pytest.fixture
-def masterplan_id(imported) -> str:
+def masterplan_id(imported: Callable[[str], MasterPlan]) -> str:
     return str(imported("slugkit").pk)
 
 

@@ -8,7 +8,7 @@ from acceptance.models import AcceptanceTest, TestResult, TestRun
 
 
 @pytest.fixture
-def slugkit_results(imported):  # type: ignore[no-untyped-def]
+def slugkit_results(imported):
     masterplan = imported("slugkit")
     run = TestRun.objects.create(masterplan=masterplan, status="finished", isolation="bwrap")
     for requirement in masterplan.requirements.all():

@@ -5,7 +5,7 @@ from typing import Any
 
 from django import template
 
-from budget.status import budget_statuses
+from budget.status import BudgetStatus, budget_statuses
 from execution.models import MasterPlan
 
 register = template.Library()
@@ -21,7 +21,9 @@ def budget_bar(context: template.Context, masterplan: MasterPlan) -> dict[str, A
 
     On a page listing `masterplans`, the first bar reads every plan's budget at once.
     """
-    cache = context.render_context.setdefault("budget_statuses", {})
+    cache: dict[object, BudgetStatus] | None = context.render_context.get("budget_statuses")
+    if cache is None:
+        cache = context.render_context["budget_statuses"] = {}
     if masterplan.pk not in cache:
         listed = list(context.get("masterplans") or [])
         if not any(plan.pk == masterplan.pk for plan in listed):

@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 from execution.llm.types import LLMError, LLMRequest, LLMResponse, Usage
 from execution.workspace import WorkspacePathError, resolve_in_workspace
@@ -46,6 +48,8 @@ _ACCEPTANCE_HEADER = re.compile(
     r"Test file: (\S.*?)[ \t]*$",
     re.MULTILINE,
 )
+# An LLMRequest's messages, or the stub server's JSON ones, whose content may be blocks.
+Messages: TypeAlias = Sequence[Mapping[str, object]]
 # Framework -> (suffix of the stored file after "R<n>", tag of the answer's code block).
 ACCEPTANCE_FRAMEWORKS = {"pytest": (".py", "python"), "vitest": (".test.ts", "typescript")}
 ACCEPTANCE_DIR = "_acceptance"
@@ -83,7 +87,7 @@ class AcceptancePrompt:
         return f"R{self.requirement}"
 
 
-def _first_user_text(messages: list[dict[str, str]]) -> str | None:
+def _first_user_text(messages: Messages) -> str | None:
     first = next((m for m in messages if m.get("role") == "user"), None)
     content = first.get("content") if first else None
     if isinstance(content, list):  # content blocks
@@ -91,7 +95,7 @@ def _first_user_text(messages: list[dict[str, str]]) -> str | None:
     return content if isinstance(content, str) else None
 
 
-def acceptance_prompt_of(messages: list[dict[str, str]]) -> AcceptancePrompt | None:
+def acceptance_prompt_of(messages: Messages) -> AcceptancePrompt | None:
     """The acceptance test a message list asks for, from its first user message's header."""
     content = _first_user_text(messages)
     match = _ACCEPTANCE_HEADER.match(content) if content is not None else None
@@ -101,7 +105,7 @@ def acceptance_prompt_of(messages: list[dict[str, str]]) -> AcceptancePrompt | N
     return AcceptancePrompt(masterplan, int(number), framework, test_file)
 
 
-def atom_prompt_of(messages: list[dict[str, str]]) -> AtomPrompt | None:
+def atom_prompt_of(messages: Messages) -> AtomPrompt | None:
     """The atom an Anthropic-style message list asks for, from its first user message."""
     content = _first_user_text(messages)
     if content is None or acceptance_prompt_of(messages) is not None:
@@ -157,7 +161,7 @@ class OfflineResponder:
             raise missing
         return stored.read_text(encoding="utf-8")
 
-    def answer(self, system: str, messages: list[dict[str, str]]) -> tuple[str, Usage]:
+    def answer(self, system: str, messages: Messages) -> tuple[str, Usage]:
         """The answer text and its usage; raises NoOfflineAnswer for an acceptance test that
         is not stored."""
         acceptance = acceptance_prompt_of(messages)

@@ -205,6 +205,7 @@ class _Server(ThreadingHTTPServer):
     # most of them before a thread accepts them.
     request_queue_size = 1024
     stub: StubServer
+    server_address: tuple[str, int]  # AF_INET: what bind() gave (host, port)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -273,7 +274,9 @@ class _Handler(BaseHTTPRequestHandler):
         except json.JSONDecodeError:
             return None
 
-    def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None):
+    def _send(
+        self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)  # 529 has no standard phrase; the empty one is fine
         self.send_header("content-type", "application/json")

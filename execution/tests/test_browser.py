@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from django.conf import settings
@@ -13,6 +15,11 @@ from django.db import connections
 from execution.models import MasterPlan
 from execution.tests.test_masterplan_format import MINIMAL, replace_in
 from mge_site.testing import in_ci
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from playwright.sync_api import Page
+    from pytest_django.live_server_helper import LiveServer
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_FLAGS = [
@@ -35,7 +42,7 @@ pytestmark = [
 
 
 @pytest.fixture
-def page(monkeypatch, tmp_path) -> Iterator:
+def page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Page]:
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls
@@ -55,7 +62,7 @@ def page(monkeypatch, tmp_path) -> Iterator:
         connections.close_all()
 
 
-def log_in(page, live_server, user) -> None:
+def log_in(page: Page, live_server: LiveServer, user: User) -> None:
     page.goto(f"{live_server.url}/")
     assert "/accounts/login/" in page.url
     page.fill("input[name=username]", user.username)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import anthropic
 import pytest
+from anthropic.types import TextBlock
 from django.conf import settings
 
 from acceptance.requirements import parse_requirements
@@ -42,7 +43,9 @@ def test_example_atoms_get_their_stored_code():
 def test_any_other_atom_gets_a_valid_module_in_its_language():
     responder = OfflineResponder(settings.MGE_OFFLINE_RESPONSES_DIR)
     for language, file in [("python", "x/a.py"), ("typescript", "x/a.ts"), ("javascript", "a.js")]:
-        code = responder.code_for(atom_prompt_of(prompt("gen", "9-lives", file, language)))
+        atom = atom_prompt_of(prompt("gen", "9-lives", file, language))
+        assert atom is not None
+        code = responder.code_for(atom)
         assert syntax_error(language, file, code) is None
         assert "9-lives" in code
 
@@ -53,7 +56,9 @@ def test_any_other_atom_gets_a_valid_module_in_its_language():
 )
 def test_a_prompt_cannot_read_outside_the_responses_folder(masterplan, file):
     responder = OfflineResponder(settings.MGE_OFFLINE_RESPONSES_DIR)
-    code = responder.code_for(atom_prompt_of(prompt(masterplan, "x", file, "python")))
+    atom = atom_prompt_of(prompt(masterplan, "x", file, "python"))
+    assert atom is not None
+    code = responder.code_for(atom)
     assert "SECRET_KEY" not in code
 
 
@@ -233,6 +238,7 @@ def test_the_stub_server_answers_a_stored_acceptance_test(stub):
         max_tokens=64,
         messages=acceptance_messages("inventory-service", 1, "pytest"),  # type: ignore[arg-type]
     )
+    assert isinstance(message.content[0], TextBlock)
     assert message.content[0].text.startswith('```python\n"""R1: Stock of an item MUST')
     assert stub.stats.requests == 1
 
@@ -245,6 +251,7 @@ def test_the_stub_server_refuses_a_missing_acceptance_test_with_a_400_not_retrie
             messages=acceptance_messages("slugkit", 9, "pytest"),  # type: ignore[arg-type]
         )
     assert raised.value.status_code == 400
+    assert isinstance(raised.value.body, dict)
     assert raised.value.body["error"] == {
         "type": "invalid_request_error",
         "message": "the offline provider has no acceptance test for R9 of slugkit (pytest)",

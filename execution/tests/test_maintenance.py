@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ from execution.maintenance import remove_orphan_workspaces
 from execution.tests.test_masterplan_format import MINIMAL
 
 
-def make_old(path) -> None:
+def make_old(path: Path) -> None:
     an_hour_and_more_ago = time.time() - 3700
     os.utime(path, (an_hour_and_more_ago, an_hour_and_more_ago))
 

@@ -18,6 +18,7 @@ def test_the_prompt_carries_header_spec_context_and_earlier_errors():
         previous_errors=["the answer has no code block"],
     )
     header = atom_prompt_of([{"role": "user", "content": text}])
+    assert header is not None
     assert (header.masterplan, header.atom, header.file, header.language) == (
         "plan", "b", "pkg/b.py", "python",
     )  # fmt: skip
@@ -43,7 +44,8 @@ def test_extract_prefers_the_block_in_the_atoms_language():
     ],
 )
 def test_l1_finds_the_first_syntax_error_and_its_line(language, path, code, problem):
-    assert syntax_error(language, path, code).startswith(problem)
+    error = syntax_error(language, path, code)
+    assert error is not None and error.startswith(problem)
 
 
 @pytest.mark.parametrize(

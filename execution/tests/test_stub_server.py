@@ -8,10 +8,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import anthropic
 import pytest
+from anthropic.types import TextBlock
+from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
 from django.conf import settings
 
 from execution.llm.offline import OfflineResponder
@@ -27,7 +31,7 @@ def stub():
     server.stop()
 
 
-def post(url: str, body: dict) -> tuple[int, dict, dict]:
+def post(url: str, body: Mapping[str, Any]) -> tuple[int, dict, dict]:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"content-type": "application/json"}
     )
@@ -38,7 +42,7 @@ def post(url: str, body: dict) -> tuple[int, dict, dict]:
         return error.code, json.load(error), dict(error.headers)
 
 
-MESSAGE = {
+MESSAGE: MessageCreateParamsNonStreaming = {
     "model": "claude-haiku-4-5",
     "max_tokens": 64,
     "messages": [{"role": "user", "content": ATOM_PROMPT}],
@@ -93,12 +97,14 @@ def test_mge_llm_stub_serves_the_real_sdk_as_a_process(tmp_path):
         text=True,
     )
     try:
+        assert process.stdout is not None  # stdout=PIPE
         assert f"127.0.0.1:{port}" in process.stdout.readline()
         client = anthropic.Anthropic(
             api_key="test", base_url=f"http://127.0.0.1:{port}", max_retries=2
         )
         message = client.messages.create(**MESSAGE)
         assert message.usage.output_tokens > 0
+        assert isinstance(message.content[0], TextBlock)
         assert "def a1" in message.content[0].text
     finally:
         process.terminate()

@@ -14,7 +14,7 @@ def test_bundled_redis_server_serves_an_rq_worker_and_stops():
         queue = Queue("default", connection=connection)
         jobs = [queue.enqueue("mge_site.tests.jobs.add", n, 1) for n in range(20)]
         SimpleWorker([queue], connection=connection).work(burst=True)
-        assert [job.latest_result().return_value for job in jobs] == [n + 1 for n in range(20)]
+        assert [job.return_value() for job in jobs] == [n + 1 for n in range(20)]
     finally:
         redis.stop()
     assert not redis_answers(redis.url())

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -17,7 +18,7 @@ from django.conf import settings
 from mge_site.embedded_redis import free_loopback_port
 
 
-def get_json(url: str) -> tuple[int, dict]:
+def get_json(url: str) -> tuple[int, dict[str, Any]]:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status, json.load(response)
@@ -51,9 +52,12 @@ def test_launcher_serves_runs_a_worker_and_stops_everything_on_ctrl_c(tmp_path):
         text=True,
         start_new_session=True,
     )
+    output_pipe = launcher.stdout
+    assert output_pipe is not None  # stdout=PIPE
     try:
         deadline = time.monotonic() + 90
-        status, health = 0, {}
+        status = 0
+        health: dict[str, Any] = {}
         while time.monotonic() < deadline:
             try:
                 status, health = get_json(f"http://127.0.0.1:{port}/healthz")
@@ -61,7 +65,7 @@ def test_launcher_serves_runs_a_worker_and_stops_everything_on_ctrl_c(tmp_path):
                 status = 0
             if status == 200 and health["checks"]["redis"]["rq_workers"] >= 1:
                 break
-            assert launcher.poll() is None, launcher.stdout.read()
+            assert launcher.poll() is None, output_pipe.read()
             time.sleep(0.5)
         assert status == 200, health
         assert health["checks"]["redis"]["rq_workers"] >= 1
@@ -74,7 +78,7 @@ def test_launcher_serves_runs_a_worker_and_stops_everything_on_ctrl_c(tmp_path):
             if group_alive(launcher.pid):
                 os.killpg(launcher.pid, signal.SIGKILL)
     assert launcher.returncode == 0
-    output = launcher.stdout.read()
+    output = output_pipe.read()
     assert f"MGE V2 control plane: http://127.0.0.1:{port}/" in output
     assert "Log in as 'demo' with password" in output
     assert "slugkit.md: loaded as slugkit" in output

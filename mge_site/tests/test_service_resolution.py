@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import pytest
 
@@ -37,7 +38,7 @@ def test_outside_ci_missing_servers_are_replaced_and_said(clean_environment):
     clean_environment.setenv("CI", "")
     clean_environment.setattr(testing, "_postgres_answers", lambda: False)
     clean_environment.setattr(testing, "redis_answers", lambda url: False)
-    stopped = []
+    stopped: list[Callable[[], object]] = []
     clean_environment.setattr(testing.atexit, "register", stopped.append)
     notes = testing.configure_test_services()
     try:

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
-from django.utils.module_loading import import_module
 
 
 class Command(BaseCommand):
