@@ -20,11 +20,10 @@ from django.conf import settings
 from django.db import transaction
 
 from acceptance.models import AcceptanceTest, Requirement
-from execution.llm import gateway
-from execution.llm.types import CallRefused, LLMError, LLMRequest
+from execution.llm.generation import generate_code, parses
+from execution.llm.types import CallRefused, LLMRequest
 from execution.models import Atom, MasterPlan
-from execution.prompts import NoCodeBlock, extract_code
-from execution.validation import parse_python, syntax_error
+from execution.validation import parse_python
 
 logger = logging.getLogger(__name__)
 
@@ -171,42 +170,36 @@ def generate_test(
     framework = framework_for(requirement.text, files)
     file_path = test_file_path(requirement.position + 1, framework)
     language = "typescript" if framework == "vitest" else "python"
-    errors: list[str] = []
-    last_code = ""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        request = LLMRequest(
+
+    def request_for(errors: Sequence[str]) -> LLMRequest:
+        prompt = test_prompt(masterplan, requirement, framework, file_path, files, errors)
+        return LLMRequest(
             model=masterplan.default_model or settings.MGE_MODEL_BY_COMPLEXITY["medium"],
             system=SYSTEM_PROMPTS[framework],
-            messages=[
-                {"role": "user",
-                 "content": test_prompt(masterplan, requirement, framework, file_path, files,
-                                        errors)}
-            ],
+            messages=[{"role": "user", "content": prompt}],
             max_tokens=settings.MGE_LLM_MAX_TOKENS,
             purpose="test-generation",
             masterplan_id=str(masterplan.pk),
-        )  # fmt: skip
-        try:
-            answer = gateway.complete(request)
-        except CallRefused:
-            raise
-        except LLMError as error:
-            logger.warning("acceptance test of R%d from a template: %s", attempt, error)
-            code = template_test(framework, requirement, files)
-            return GeneratedTest(framework, file_path, code, "valid", "", "template", attempt)
-        try:
-            code = extract_code(answer.text, language)
-        except NoCodeBlock as error:
-            errors.append(str(error))
-            continue
-        problem = syntax_error(language, file_path, code)
-        if problem is None:
-            return GeneratedTest(framework, file_path, code, "valid", "", "llm", attempt)
-        errors.append(f"{file_path} does not parse: {problem}")
-        last_code = code
+        )
+
+    outcome = generate_code(
+        request_for, language=language, validate=parses(language, file_path),
+        max_attempts=MAX_ATTEMPTS,
+    )  # fmt: skip
+    if isinstance(outcome.stopped_by, CallRefused):
+        raise outcome.stopped_by
+    if outcome.stopped_by is not None:
+        logger.warning("acceptance test of R%d from a template: %s", requirement.position + 1,
+                       outcome.stopped_by)  # fmt: skip
+        code = template_test(framework, requirement, files)
+        return GeneratedTest(framework, file_path, code, "valid", "", "template", outcome.attempts)
+    if outcome.code is not None:
+        return GeneratedTest(framework, file_path, outcome.code, "valid", "", "llm",
+                             outcome.attempts)  # fmt: skip
     # The reason of every attempt: the code kept may be an earlier attempt's.
-    reason = " / ".join(f"attempt {n}: {error}" for n, error in enumerate(errors, 1))
-    return GeneratedTest(framework, file_path, last_code, "invalid", reason, "llm", MAX_ATTEMPTS)
+    reason = " / ".join(f"attempt {n}: {error}" for n, error in enumerate(outcome.errors, 1))
+    return GeneratedTest(framework, file_path, outcome.rejected_code, "invalid", reason, "llm",
+                         MAX_ATTEMPTS)  # fmt: skip
 
 
 def template_test(framework: str, requirement: Requirement, files: Sequence[SourceFile]) -> str:

@@ -16,6 +16,7 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -30,12 +31,11 @@ from execution.claims import claim_atoms
 from execution.concurrency import ConcurrencyLimiter, slot_held
 from execution.db_lane import DatabaseLane
 from execution.leases import LeaseKeeper
-from execution.llm import gateway
-from execution.llm.types import CallRefused, LLMError, LLMRequest
+from execution.llm.generation import generate_code, parses
+from execution.llm.types import CallRefused, LLMRequest
 from execution.models import Atom, AtomDependency, MasterPlan, Wave
-from execution.prompts import SYSTEM_PROMPTS, ContextFile, NoCodeBlock, atom_prompt, extract_code
+from execution.prompts import SYSTEM_PROMPTS, ContextFile, atom_prompt
 from execution.ramp_up import RampUp
-from execution.validation import syntax_error
 from execution.workspace import WorkspacePathError, resolve_in_workspace
 
 logger = logging.getLogger(__name__)
@@ -173,73 +173,48 @@ def _count_attempt(atom_id: uuid.UUID, attempts: int) -> None:
 
 def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str:
     started = time.perf_counter()
-    errors: list[str] = []
-    input_tokens = output_tokens = 0
-    cost = Decimal(0)
-    model = atom.model_name
-    attempts = atom.attempts  # this attempt included
-    while True:
-        request = LLMRequest(
-            model=model,
+
+    def request_for(errors: Sequence[str]) -> LLMRequest:
+        prompt = atom_prompt(
+            masterplan_name=atom.masterplan.name, atom_name=atom.name,
+            file_path=atom.file_path, language=atom.language, spec=atom.description,
+            context=context, previous_errors=errors,
+        )  # fmt: skip
+        return LLMRequest(
+            model=atom.model_name,
             system=SYSTEM_PROMPTS[atom.language],
-            messages=[
-                {
-                    "role": "user",
-                    "content": atom_prompt(
-                        masterplan_name=atom.masterplan.name,
-                        atom_name=atom.name,
-                        file_path=atom.file_path,
-                        language=atom.language,
-                        spec=atom.description,
-                        context=context,
-                        previous_errors=errors,
-                    ),
-                }
-            ],
+            messages=[{"role": "user", "content": prompt}],
             max_tokens=settings.MGE_LLM_MAX_TOKENS,
             masterplan_id=str(atom.masterplan_id),
             atom_id=str(atom.pk),
             wave_id=str(atom.wave_id),
         )
+
+    outcome = generate_code(
+        request_for,
+        language=atom.language,
+        validate=parses(atom.language, atom.file_path),
+        max_attempts=atom.max_attempts,
+        first_attempt=atom.attempts,  # the claim counted this one
+        run_db=db.run,
+        # Counted before the call: an atom whose worker dies mid-call has used it.
+        before_retry=lambda attempt: db.run(_count_attempt, atom.pk, attempt),
+    )
+    if isinstance(outcome.stopped_by, CallRefused):
+        # The guard paused the plan (the budget): the atom waits for the resume.
+        return db.run(_release_atom, atom.pk, outcome.cost_usd)
+    error = outcome.errors[-1] if outcome.errors else "no attempts left"
+    status, code = Atom.Status.FAILED, ""
+    if outcome.code is not None:
         try:
-            response = gateway.complete(request, run_db=db.run)
-        except CallRefused:
-            # The guard paused the plan (the budget): the atom waits for the resume.
-            return db.run(_release_atom, atom.pk, cost)
-        except LLMError as error:
-            # The SDK has already retried what is worth retrying (429, 529, 5xx).
-            errors.append(str(error))
-            break
-        input_tokens += response.usage.input_tokens
-        output_tokens += response.usage.output_tokens
-        cost += response.cost_usd or 0
-        try:
-            code = extract_code(response.text, atom.language)
-            problem = syntax_error(atom.language, atom.file_path, code)
-        except NoCodeBlock as error:
-            problem = str(error)
+            _write_file(Path(atom.masterplan.workspace_path), atom.file_path, outcome.code)
+        except WorkspacePathError as refused:
+            error = f"refused to write {atom.file_path}: {refused}"
         else:
-            problem = problem and f"{atom.file_path} does not parse: {problem}"
-        if problem:
-            errors.append(problem)
-            if attempts >= atom.max_attempts:
-                break
-            attempts += 1
-            # Counted before the call: an atom whose worker dies mid-call has used it.
-            db.run(_count_attempt, atom.pk, attempts)
-            continue
-        try:
-            _write_file(Path(atom.masterplan.workspace_path), atom.file_path, code)
-        except WorkspacePathError as error:
-            errors.append(f"refused to write {atom.file_path}: {error}")
-            break
-        return db.run(
-            _finish_atom, atom, Atom.Status.COMPLETED, attempts, started,
-            input_tokens, output_tokens, code, "", cost,
-        )  # fmt: skip
+            status, code, error = Atom.Status.COMPLETED, outcome.code, ""
     return db.run(
-        _finish_atom, atom, Atom.Status.FAILED, attempts, started, input_tokens, output_tokens,
-        "", errors[-1] if errors else "no attempts left", cost,
+        _finish_atom, atom, status, outcome.attempts, started, outcome.input_tokens,
+        outcome.output_tokens, code, error, outcome.cost_usd,
     )  # fmt: skip
 
 

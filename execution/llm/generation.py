@@ -1,0 +1,95 @@
+"""Ask the LLM for a file, check the answer, retry with what was wrong: the loop that
+atoms and acceptance tests (and anything later) share.
+
+The answer must hold a code block, and the code must pass `validate` (L1 by default:
+it parses). A failed check is fed back in the next request, up to `max_attempts`. The
+provider failing (after the SDK's own retries) or a guard refusing the call ends the
+loop; the outcome says which, and what the attempts so far cost, so the caller decides:
+the engine fails or releases the atom, test generation falls back to a template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from execution.llm import gateway
+from execution.llm.types import LLMError, LLMRequest
+from execution.prompts import NoCodeBlock, extract_code
+from execution.validation import syntax_error
+
+
+@dataclass
+class Generated:
+    code: str | None = None
+    """The accepted code; None when no attempt gave a valid answer."""
+    attempts: int = 0
+    """The attempt that ended the loop (counting from `first_attempt`)."""
+    errors: list[str] = field(default_factory=list)
+    """What was wrong with each rejected answer, and the provider's error, in order."""
+    rejected_code: str = ""
+    """The last answer's code that did not pass the check (kept for the record)."""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: Decimal = Decimal(0)
+    stopped_by: LLMError | None = None
+    """The provider's error, or CallRefused when a guard refused the call."""
+
+
+def parses(language: str, file_path: str) -> Callable[[str], str | None]:
+    """The L1 check: None when the code parses, else the problem."""
+
+    def check(code: str) -> str | None:
+        problem = syntax_error(language, file_path, code)
+        return problem and f"{file_path} does not parse: {problem}"
+
+    return check
+
+
+def _run_here(function: Callable[..., Any], *args: Any) -> Any:
+    return function(*args)
+
+
+def generate_code(
+    request_for: Callable[[Sequence[str]], LLMRequest],
+    *,
+    language: str,
+    validate: Callable[[str], str | None],
+    max_attempts: int,
+    first_attempt: int = 1,
+    run_db: Callable[..., Any] = _run_here,
+    before_retry: Callable[[int], None] | None = None,
+) -> Generated:
+    """Ask (`request_for(errors so far)`), check, retry with the errors fed back.
+
+    `before_retry(attempt)` runs before each new attempt's call: the engine counts it in
+    the database first, so a worker that dies mid-call has used it."""
+    outcome = Generated(attempts=first_attempt)
+    while True:
+        try:
+            response = gateway.complete(request_for(outcome.errors), run_db)
+        except LLMError as error:
+            outcome.stopped_by = error
+            outcome.errors.append(str(error))
+            return outcome
+        outcome.input_tokens += response.usage.input_tokens
+        outcome.output_tokens += response.usage.output_tokens
+        outcome.cost_usd += response.cost_usd or 0
+        try:
+            code = extract_code(response.text, language)
+        except NoCodeBlock as error:
+            problem: str | None = str(error)
+        else:
+            problem = validate(code)
+            if problem is None:
+                outcome.code = code
+                return outcome
+            outcome.rejected_code = code
+        outcome.errors.append(problem or "")
+        if outcome.attempts >= max_attempts:
+            return outcome
+        outcome.attempts += 1
+        if before_retry:
+            before_retry(outcome.attempts)
