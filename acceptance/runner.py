@@ -25,8 +25,8 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 
-from acceptance.sandbox import Execution, Sandbox, open_sandbox
 from execution.workspace import WorkspacePathError, check_relative_path, resolve_in_workspace
+from sandbox import Execution, Sandbox, open_sandbox
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 IN_SANDBOX_DIR = Path(__file__).resolve().parent / "in_sandbox"

@@ -17,9 +17,9 @@ from django.utils import timezone
 from acceptance.jobs import JOB_TIMEOUT_SECONDS, enqueue
 from acceptance.models import AcceptanceTest, TestResult, TestRun
 from acceptance.runner import TestFile, run_tests
-from acceptance.sandbox import SandboxUnavailable
 from execution.jobs import QueueUnavailable
 from execution.models import Atom, MasterPlan, Wave
+from sandbox import SandboxUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -261,7 +261,7 @@ MGE_CONCURRENCY_LEASE_SECONDS = MGE_LLM_TIMEOUT_SECONDS * (MGE_LLM_MAX_RETRIES +
 # Acceptance tests run after every wave (queue `tests`) and their gate decides how a
 # masterplan ends (completed or gate_failed).
 MGE_ACCEPTANCE_AFTER_WAVES = env_bool("MGE_ACCEPTANCE_AFTER_WAVES", True)
-# The sandbox acceptance tests run in (acceptance.sandbox): auto is bwrap, else unshare;
+# The sandbox generated code runs in (the `sandbox` package): auto is bwrap, else unshare;
 # none runs generated code unisolated and is refused unless DEBUG is on.
 MGE_SANDBOX = env_choice("MGE_SANDBOX", "auto", ("auto", "bwrap", "unshare", "none"))
 MGE_ACCEPTANCE_TEST_TIMEOUT_SECONDS = env_int("MGE_ACCEPTANCE_TEST_TIMEOUT_SECONDS", 10, minimum=1)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from acceptance import runner, sandbox
+import sandbox
+from acceptance import runner
 from acceptance.runner import NO_RESULT, TestFile, run_tests
 from mge_site.testing import in_ci
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from acceptance import sandbox
+import sandbox
 from acceptance.runner import RunReport, TestFile, run_tests
 from mge_site.testing import in_ci
+from sandbox import kinds
 
 SECRETS = {
     "ANTHROPIC_API_KEY": "sk-ant-test-9f8e7d6c5b4a",
@@ -340,13 +341,13 @@ def test_without_bwrap_or_unshare_the_message_says_what_to_install(
     settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("PATH", str(tmp_path))  # neither bwrap nor unshare on it
-    sandbox._bwrap_works.cache_clear()
-    sandbox._unshare_works.cache_clear()
+    kinds.bwrap_works.cache_clear()
+    kinds.unshare_works.cache_clear()
     try:
         for wanted in ("auto", "bwrap"):
             settings.MGE_SANDBOX = wanted
             with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap"):
                 sandbox.select_kind()
     finally:
-        sandbox._bwrap_works.cache_clear()
-        sandbox._unshare_works.cache_clear()
+        kinds.bwrap_works.cache_clear()
+        kinds.unshare_works.cache_clear()

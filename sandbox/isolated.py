@@ -1,31 +1,8 @@
-"""The sandbox acceptance tests run in. Generated code and the tests written for it are
-both an LLM's work, so a run is treated as hostile:
-
-- it sees the host's filesystem read-only; /tmp (where its copy of the workspace lives),
-  /dev/shm and a home directory are private, size-limited tmpfs. The project's directory
-  (it may hold a `.env`), the workspace root, the runner's home and /run (PostgreSQL's and
-  other services' sockets) are hidden behind empty tmpfs; what a run needs from them (the
-  virtualenv, the Python it points to, Vitest) is bound back read-only;
-- it has its own PID namespace (everything it starts dies with it, double-forked daemons
-  too), network namespace (nothing but its own loopback), IPC and UTS namespaces, and a new
-  session (no TIOCSTI into our terminal);
-- it runs as uid/gid 65534 without capabilities, with no_new_privs; every process gets
-  rlimits on CPU seconds, address space, file size, open files and core dumps; the whole
-  run a process cap: a pids cgroup's pids.max, else RLIMIT_NPROC where the uid is not root
-  (the kernel does not count root's processes);
-- its environment is built from nothing (no key, token, database or Redis URL leaks in);
-- at its wall-clock deadline it is killed with everything in it.
-
-bwrap does all of it in one exec. As root, bwrap makes the namespaces without a user
-namespace and setpriv drops to the real uid 65534: inside a user namespace the uid would
-only be renamed, and a process that is root to the kernel reads every root-owned file and
-writes root-owned sysctls. Without bwrap, `unshare` and a script of `mount` calls build
-the same filesystem. `none` (DEBUG only) runs the command as it is, with the rlimits only.
-"""
+"""A sandboxed run: a private copy of the source, the command under its limits, killed with
+everything it started at its deadline (the threat model is in the package's docstring)."""
 
 from __future__ import annotations
 
-import functools
 import os
 import shlex
 import shutil
@@ -35,31 +12,21 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 
-SANDBOX_UID = 65534  # nobody
+from sandbox.cgroup import PidsCgroup
+from sandbox.kinds import SANDBOX_UID, SETPRIV_CAPS, drop_privileges, select_kind
+
 INSIDE_ROOT = Path("/tmp")
 SOURCE_NAME = "mge-source"
 OUTPUT_TAIL_BYTES = 32 * 1024
 _HIDDEN_TMPFS_BYTES = 1024 * 1024
-_PROBE_TIMEOUT_S = 20
-# What setpriv needs from bwrap (which drops every capability otherwise) to become nobody.
-_SETPRIV_CAPS = ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
-_INSTALL_HINT = (
-    "install bubblewrap (Debian: apt-get install bubblewrap; `make system-deps` does it as "
-    "root), or allow user namespaces for `unshare` (sysctl user.max_user_namespaces > 0)"
-)
-
-
-class SandboxUnavailable(RuntimeError):
-    """No isolation works here, or `none` was asked for outside DEBUG."""
 
 
 @dataclass(frozen=True)
@@ -112,35 +79,13 @@ class Execution:
         return self.returncode is None
 
 
-def select_kind() -> str:
-    """bwrap, unshare or none, as MGE_SANDBOX asks and this machine allows."""
-    wanted = settings.MGE_SANDBOX
-    if wanted == "none":
-        if not settings.DEBUG:
-            raise SandboxUnavailable(
-                "MGE_SANDBOX=none runs generated code without isolation and is allowed only "
-                "with DJANGO_DEBUG=true; unset it and " + _INSTALL_HINT + "."
-            )
-        return "none"
-    if wanted in ("auto", "bwrap") and _bwrap_works():
-        return "bwrap"
-    if wanted == "bwrap":
-        raise SandboxUnavailable(
-            "MGE_SANDBOX=bwrap but bubblewrap does not run here: install bubblewrap "
-            "(Debian: apt-get install bubblewrap)."
-        )
-    if _unshare_works():
-        return "unshare"
-    raise SandboxUnavailable(f"No sandbox works on this machine: {_INSTALL_HINT}.")
-
-
 @contextmanager
 def open_sandbox(limits: Limits | None = None) -> Iterator[Sandbox]:
     """A sandbox for one test run: its host directory and process cap live as long as this."""
     kind = select_kind()
     limits = limits or Limits.from_settings()
     run_dir = Path(tempfile.mkdtemp(prefix="mge-sandbox-"))
-    cgroup = _PidsCgroup.create(limits.processes) if kind != "none" else None
+    cgroup = PidsCgroup.create(limits.processes) if kind != "none" else None
     try:
         yield Sandbox(kind, limits, run_dir, cgroup)
     finally:
@@ -153,7 +98,7 @@ class Sandbox:
     """Runs commands on a private copy of `source` (fill it first), with `tools` (host paths)
     bound read-only beside the copy: a command sees them at `tool_path(name)`."""
 
-    def __init__(self, kind: str, limits: Limits, run_dir: Path, cgroup: _PidsCgroup | None):
+    def __init__(self, kind: str, limits: Limits, run_dir: Path, cgroup: PidsCgroup | None):
         self.kind = kind
         self.limits = limits
         self.run_dir = run_dir
@@ -257,7 +202,7 @@ class Sandbox:
         for path in _hidden_paths():
             argv += ["--remount-ro", str(path)]
         if self._as_nobody:
-            return [*argv, *_SETPRIV_CAPS, "--", *_drop_privileges(to_nobody=True), *inside]
+            return [*argv, *SETPRIV_CAPS, "--", *drop_privileges(to_nobody=True), *inside]
         user = ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
         return [*argv, *user, "--disable-userns", "--", *inside]
 
@@ -272,7 +217,7 @@ class Sandbox:
             # unshare has no --die-with-parent: the parent-death signal survives its exec.
             "setpriv", "--pdeathsig", "KILL", "--",
             "unshare", *namespaces, "--propagation", "private", "--",
-            "/bin/sh", "-c", script, "sh", *_drop_privileges(to_nobody=self._as_nobody), *inside,
+            "/bin/sh", "-c", script, "sh", *drop_privileges(to_nobody=self._as_nobody), *inside,
         ]  # fmt: skip
 
     def _mount_script(self, tools: Mapping[str, Path]) -> str:
@@ -387,14 +332,6 @@ class Sandbox:
         return Execution(returncode, tail.text(), time.monotonic() - started)
 
 
-def _drop_privileges(*, to_nobody: bool) -> list[str]:
-    """setpriv, as the last step before the command: no capabilities, even after an exec of
-    a setuid binary, and (as root) the real uid and gid of nobody."""
-    user = [f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups"]
-    capabilities = ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
-    return ["setpriv", *(user if to_nobody else []), *capabilities, "--"]
-
-
 def _hidden_paths() -> list[Path]:
     """Directories a run must not see: secrets, other masterplans' code, service sockets,
     other runs' staging directories. Those under /tmp go with /tmp."""
@@ -462,122 +399,3 @@ class _OutputTail:
         self._thread.join(timeout=5)
         data = b"".join(self._chunks)[-OUTPUT_TAIL_BYTES:]
         return data.decode("utf-8", errors="replace")
-
-
-class _PidsCgroup:
-    """A child of our own pids cgroup (v1 or v2) whose pids.max caps the sandbox's tasks."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.procs = path / "cgroup.procs"
-
-    @classmethod
-    def create(cls, limit: int) -> _PidsCgroup | None:
-        """None where no pids cgroup can be written (no controller, not root, not delegated)."""
-        parent = _own_pids_cgroup()
-        if parent is None:
-            return None
-        path = parent / f"mge-sandbox-{uuid.uuid4().hex[:12]}"
-        try:
-            path.mkdir()
-        except OSError:
-            return None
-        try:
-            (path / "pids.max").write_text(str(limit))
-        except OSError:
-            path.rmdir()
-            return None
-        return cls(path)
-
-    def pids(self) -> list[int]:
-        try:
-            return [int(line) for line in self.procs.read_text().split()]
-        except OSError:
-            return []
-
-    def kill_all(self) -> None:
-        for _ in range(100):
-            pids = self.pids()
-            if not pids:
-                return
-            for pid in pids:
-                with suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.02)
-
-    def remove(self) -> None:
-        self.kill_all()
-        for _ in range(100):  # the last tasks leave the cgroup a moment after they die
-            try:
-                self.path.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.02)
-
-
-def _own_pids_cgroup() -> Path | None:
-    """The directory of this process's pids cgroup, from /proc/self/cgroup and mountinfo."""
-    try:
-        memberships = Path("/proc/self/cgroup").read_text().splitlines()
-        mounts = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return None
-    own: dict[str, str] = {}
-    for line in memberships:
-        _, controllers, path = line.split(":", 2)
-        if "pids" in controllers.split(","):
-            own["cgroup"] = path
-        elif controllers == "":
-            own["cgroup2"] = path
-    for line in mounts:
-        fields, _, tail = line.partition(" - ")
-        fstype, _, options = [*tail.split(" ", 2), "", ""][:3]
-        mount_point = Path(fields.split()[4])
-        if fstype == "cgroup" and "pids" in options.split(",") and "cgroup" in own:
-            directory = mount_point / own["cgroup"].lstrip("/")
-        elif fstype == "cgroup2" and "cgroup2" in own:
-            directory = mount_point / own["cgroup2"].lstrip("/")
-            if "pids" not in _read(directory / "cgroup.subtree_control").split():
-                continue
-        else:
-            continue
-        if directory.is_dir():
-            return directory
-    return None
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
-
-
-@functools.cache
-def _bwrap_works() -> bool:
-    if shutil.which("bwrap") is None:
-        return False
-    argv = ["bwrap", "--unshare-pid", "--unshare-net", "--ro-bind", "/", "/", "--proc", "/proc"]
-    if os.geteuid() == 0:
-        argv += [*_SETPRIV_CAPS, "--", *_drop_privileges(to_nobody=True), "true"]
-    else:
-        argv += ["--unshare-user", "--", "true"]
-    return _succeeds(argv)
-
-
-@functools.cache
-def _unshare_works() -> bool:
-    if shutil.which("unshare") is None or shutil.which("setpriv") is None:
-        return False
-    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
-    return _succeeds(["unshare", *user, "--net", "--pid", "--fork", "--mount-proc", "true"])
-
-
-def _succeeds(argv: list[str]) -> bool:
-    try:
-        result = subprocess.run(argv, capture_output=True, timeout=_PROBE_TIMEOUT_S, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return result.returncode == 0
