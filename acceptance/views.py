@@ -9,11 +9,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from acceptance.gate import gate_status
-from acceptance.jobs import enqueue
 from acceptance.models import Requirement, TestRun
-from acceptance.runs import active_run, latest_results, request_run, run_summaries
+from acceptance.runs import NotNow, latest_results, request_generation, request_run, run_summaries
 from execution.jobs import QueueUnavailable
-from execution.models import Atom, MasterPlan, Wave
+from execution.models import MasterPlan
 
 ACTIVE_RUNS = [TestRun.Status.QUEUED, TestRun.Status.RUNNING]
 
@@ -54,20 +53,12 @@ def masterplan_acceptance(request: HttpRequest, masterplan_id: str) -> HttpRespo
 @require_POST
 def generate(request: HttpRequest, masterplan_id: str) -> HttpResponse:
     masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
-    if not masterplan.requirements.exists():
-        messages.error(request, "This masterplan has no requirements to write tests for.")
-    elif not masterplan.atoms.filter(status=Atom.Status.COMPLETED).exists():
-        messages.error(request, "No code has been generated yet: start the masterplan first.")
-    elif active_run(masterplan):
-        messages.error(request, "A test run is queued or running: regenerate once it ends.")
+    try:
+        request_generation(masterplan)
+    except (NotNow, QueueUnavailable) as refused:
+        messages.error(request, str(refused))
     else:
-        try:
-            enqueue("acceptance.tasks.generate", str(masterplan.pk))
-            messages.success(
-                request, "Test generation queued: this page shows the tests once written."
-            )
-        except QueueUnavailable as unavailable:
-            messages.error(request, f"{unavailable}; try again shortly.")
+        messages.success(request, "Test generation queued: this page shows the tests once written.")
     return redirect("acceptance:masterplan-acceptance", masterplan.pk)
 
 
@@ -76,19 +67,10 @@ def generate(request: HttpRequest, masterplan_id: str) -> HttpResponse:
 @require_POST
 def run(request: HttpRequest, masterplan_id: str) -> HttpResponse:
     masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
-    if not masterplan.acceptance_tests.exists():
-        messages.error(request, "Generate the tests first.")
-    elif active_run(masterplan):
-        messages.error(request, "A test run of this masterplan is already queued or running.")
+    try:
+        request_run(masterplan)
+    except (NotNow, QueueUnavailable) as refused:
+        messages.error(request, str(refused))
     else:
-        wave = (
-            masterplan.waves.filter(status__in=[Wave.Status.COMPLETED, Wave.Status.FAILED])
-            .order_by("-number")
-            .first()
-        )
-        try:
-            request_run(masterplan, wave)
-            messages.success(request, "Test run queued: the results appear here as it ends.")
-        except QueueUnavailable as unavailable:
-            messages.error(request, f"{unavailable}; try again shortly.")
+        messages.success(request, "Test run queued: the results appear here as it ends.")
     return redirect("acceptance:masterplan-acceptance", masterplan.pk)
