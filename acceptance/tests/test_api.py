@@ -74,7 +74,9 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(api_client_for, reviewer
     assert not TestRun.objects.exists()
 
     no_code = client.post(f"/api/v2/testing/generate/{masterplan.pk}")
-    assert no_code.status_code == 409 and "No code has been generated yet" in no_code.json()["detail"]
+    assert (
+        no_code.status_code == 409 and "No code has been generated yet" in no_code.json()["detail"]
+    )
 
     bare = import_masterplan(MINIMAL)
     no_requirements = client.post(f"/api/v2/testing/generate/{bare.pk}")
