@@ -10,8 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from pytest_django.fixtures import Settings
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 
@@ -25,7 +29,7 @@ def _static_root_exists() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_services(settings, tmp_path: Path) -> Iterator[None]:
+def _isolated_services(settings: Settings, tmp_path: Path) -> Iterator[None]:
     """A flushed Redis test database and a private workspace root for every test."""
     from mge_site.redis_connection import get_redis
 
@@ -60,28 +64,28 @@ def _make_user(django_user_model, username: str, role: str | None):  # type: ign
 
 
 @pytest.fixture
-def viewer(db, django_user_model):  # type: ignore[no-untyped-def]
+def viewer(db, django_user_model):
     return _make_user(django_user_model, "vera_viewer", "viewer")
 
 
 @pytest.fixture
-def reviewer(db, django_user_model):  # type: ignore[no-untyped-def]
+def reviewer(db, django_user_model):
     return _make_user(django_user_model, "rita_reviewer", "reviewer")
 
 
 @pytest.fixture
-def approver(db, django_user_model):  # type: ignore[no-untyped-def]
+def approver(db, django_user_model):
     return _make_user(django_user_model, "abel_approver", "budget_approver")
 
 
 @pytest.fixture
-def nobody(db, django_user_model):  # type: ignore[no-untyped-def]
+def nobody(db, django_user_model):
     """Logged in, but in no group."""
     return _make_user(django_user_model, "nora_nobody", None)
 
 
 @pytest.fixture
-def api_client_for() -> Callable:  # type: ignore[type-arg]
+def api_client_for() -> Callable:
     """An API client that authenticates with the user's real token."""
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
@@ -104,7 +108,7 @@ def example_text() -> Callable[[str], str]:
 
 
 @pytest.fixture
-def imported(db, example_text):  # type: ignore[no-untyped-def]
+def imported(db, example_text):
     """Import an example masterplan by name: `imported("slugkit")`."""
     from execution.actions import import_masterplan
 
@@ -152,7 +156,7 @@ engine_db = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
-def spawn_worker(stub_server, settings):  # type: ignore[no-untyped-def]
+def spawn_worker(stub_server, settings):
     """Start a real RQ worker process (burst, on the `waves` queue) that shares this test's
     PostgreSQL database and Redis, and calls the stub through the SDK. PostgreSQL only:
     a worker process cannot see SQLite's in-memory test database."""

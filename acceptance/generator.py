@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -24,6 +25,9 @@ from execution.llm.generation import generate_code, parses
 from execution.llm.types import CallRefused, LLMRequest
 from execution.models import Atom, MasterPlan
 from execution.validation import parse_python
+
+if TYPE_CHECKING:
+    from execution.lifecycle import PlanId
 
 logger = logging.getLogger(__name__)
 
@@ -245,7 +249,7 @@ def template_test(framework: str, requirement: Requirement, files: Sequence[Sour
     )
 
 
-def generate_tests(masterplan_id: object, *, only_missing: bool = False) -> dict[str, int]:
+def generate_tests(masterplan_id: PlanId, *, only_missing: bool = False) -> dict[str, int]:
     """Write the test of every requirement (`only_missing`: of those without one), each
     saved as soon as it is written: a job stopped halfway (its time limit, its worker)
     keeps what it paid for, and the next one writes only the rest. A requirement's old

@@ -23,7 +23,7 @@ from mge_site.redis_connection import get_redis
 CHECK_NAME = "acceptance"
 
 
-def classify_unclear(masterplan_id: object) -> int:
+def classify_unclear(masterplan_id: lifecycle.PlanId) -> int:
     """Ask the LLM about the requirements the keywords could not place (one request)."""
     requirements = list(
         Requirement.objects.filter(
@@ -65,7 +65,7 @@ ACCEPTANCE_CHECK = Check(
 )
 
 
-def generate_once(masterplan_id: object, *, replace: bool) -> dict[str, Any]:
+def generate_once(masterplan_id: lifecycle.PlanId, *, replace: bool) -> dict[str, Any]:
     """Generate the tests under a per-plan lock: the jobs of two waves (or a Generate click
     and a wave) may run at once on two workers; one writes the tests and pays for them.
     `replace=False` writes only the missing ones (all the first time, the rest after a job

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -94,7 +95,7 @@ def active_run(masterplan: MasterPlan) -> TestRun | None:
     ).first()
 
 
-def execute_run(run_id: object) -> TestRun:
+def execute_run(run_id: uuid.UUID | str) -> TestRun:
     """Run the tests of a queued run; a refused sandbox or a crash ends the run with the
     reason, never silently."""
     with transaction.atomic():

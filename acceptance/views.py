@@ -13,13 +13,14 @@ from acceptance.models import Requirement, TestRun
 from acceptance.runs import NotNow, latest_results, request_generation, request_run, run_summaries
 from execution.jobs import QueueUnavailable
 from execution.models import MasterPlan
+from mge_site.http import HtmxHttpRequest
 
 ACTIVE_RUNS = [TestRun.Status.QUEUED, TestRun.Status.RUNNING]
 
 
 @login_required
 @permission_required("execution.view_masterplan", raise_exception=True)
-def masterplan_acceptance(request: HttpRequest, masterplan_id: str) -> HttpResponse:
+def masterplan_acceptance(request: HtmxHttpRequest, masterplan_id: str) -> HttpResponse:
     masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
     requirements = (
         Requirement.objects.filter(masterplan=masterplan)

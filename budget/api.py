@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -91,6 +92,7 @@ class BudgetView(APIView):
         masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
         incoming = CapsSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
+        assert isinstance(request.user, User)  # IsAuthenticated let the request in
         try:
             masterplan = set_caps(
                 masterplan.pk,
@@ -121,6 +123,7 @@ class OverrideView(APIView):
         incoming = OverrideSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
+        assert isinstance(request.user, User)  # IsAuthenticated let the request in
         try:
             masterplan = override_and_resume(
                 masterplan.pk,

@@ -11,14 +11,13 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-import uuid
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
 
 from budget.alerts import raise_alert
-from budget.counters import BudgetCounters
+from budget.counters import BudgetCounters, MasterPlanId
 from budget.models import BudgetAlert, CostEntry
 from budget.overrides import issue_code
 from budget.pricing import cost_of, worst_case_cost
@@ -89,14 +88,15 @@ def _reserve(
         if reservation is not None:
             return reservation
         snapshot = counters.snapshot(masterplan_id)
-        no_room = snapshot is None or snapshot.spent_usd + worst > snapshot.hard_cap_usd
-        if no_room or snapshot.reserved_usd == 0 or time.monotonic() > deadline:
+        if snapshot is None or snapshot.spent_usd + worst > snapshot.hard_cap_usd:
+            return None  # no room, even once the calls in flight settle
+        if snapshot.reserved_usd == 0 or time.monotonic() > deadline:
             return None
         call.before_wait()
         time.sleep(random.uniform(0.05, 0.15))  # jittered: refused callers do not retry in step
 
 
-def load_counters(masterplan_id: object, counters: BudgetCounters | None = None) -> None:
+def load_counters(masterplan_id: MasterPlanId, counters: BudgetCounters | None = None) -> None:
     """Fill a plan's Redis counters from the database (the first call, or after a loss)."""
     masterplan = MasterPlan.objects.get(pk=masterplan_id)
     spent = CostEntry.objects.filter(masterplan=masterplan).total()
@@ -115,6 +115,8 @@ def record_cost(
 ) -> CostEntry:
     """One ledger row: a single INSERT (the atom's own cost is added when it finishes,
     from `LLMResponse.cost_usd`, in the update the engine makes anyway)."""
+    # Only a plan's calls are metered: budget_guard passes the others on unrecorded.
+    assert request.masterplan_id is not None
     return CostEntry.objects.create(
         masterplan_id=request.masterplan_id,
         atom_id=request.atom_id,
@@ -132,7 +134,7 @@ def record_cost(
     )
 
 
-def alert_soft_cap(masterplan_id: object, spent: Decimal) -> None:
+def alert_soft_cap(masterplan_id: MasterPlanId, spent: Decimal) -> None:
     masterplan = MasterPlan.objects.get(pk=masterplan_id)
     cap = masterplan.budget_soft_cap_usd
     if spent < cap:
@@ -147,7 +149,7 @@ def alert_soft_cap(masterplan_id: object, spent: Decimal) -> None:
     )
 
 
-def pause_for_budget(masterplan_id: uuid.UUID | str, needed: Decimal) -> bool:
+def pause_for_budget(masterplan_id: MasterPlanId, needed: Decimal) -> bool:
     """Pause a running plan whose next call does not fit; True if this call paused it."""
     snapshot = BudgetCounters().snapshot(masterplan_id)
     spent = snapshot.spent_usd if snapshot else Decimal(0)

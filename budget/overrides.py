@@ -6,15 +6,14 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-import uuid
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from budget.counters import sync_caps
+from budget.counters import MasterPlanId, sync_caps
 from budget.models import BudgetOverride, CostEntry, OverrideCode
 from execution import jobs, lifecycle
 from execution.models import MasterPlan
@@ -45,8 +44,8 @@ def issue_code(masterplan: MasterPlan) -> tuple[str, dt.datetime]:
 
 
 def override_hard_cap(
-    masterplan_id: object,
-    user: AbstractBaseUser,
+    masterplan_id: MasterPlanId,
+    user: User,
     new_hard_cap: Decimal,
     confirmation_code: str,
     reason: str = "",
@@ -100,8 +99,8 @@ def override_hard_cap(
 
 
 def override_and_resume(
-    masterplan_id: uuid.UUID | str,
-    user: AbstractBaseUser,
+    masterplan_id: MasterPlanId,
+    user: User,
     new_hard_cap: Decimal,
     confirmation_code: str,
     reason: str = "",
@@ -125,8 +124,8 @@ class CapsRefused(Exception):
 
 
 def set_caps(
-    masterplan_id: object,
-    user: AbstractBaseUser,
+    masterplan_id: MasterPlanId,
+    user: User,
     hard_cap: Decimal | None = None,
     soft_cap: Decimal | None = None,
 ) -> MasterPlan:

@@ -26,11 +26,12 @@ from budget.overrides import (
 from budget.status import budget_status
 from execution import jobs
 from execution.models import MasterPlan
+from mge_site.http import HtmxHttpRequest, SignedInHtmxHttpRequest
 
 
 @login_required
 @permission_required("execution.view_masterplan", raise_exception=True)
-def masterplan_budget(request: HttpRequest, masterplan_id: str) -> HttpResponse:
+def masterplan_budget(request: HtmxHttpRequest, masterplan_id: str) -> HttpResponse:
     masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
     entries = CostEntry.objects.filter(masterplan=masterplan)
     page = Paginator(entries.select_related("atom", "wave"), 50).get_page(request.GET.get("page"))
@@ -66,7 +67,7 @@ def masterplan_budget(request: HttpRequest, masterplan_id: str) -> HttpResponse:
 @login_required
 @permission_required("execution.override_budget", raise_exception=True)
 @require_POST
-def override(request: HttpRequest, masterplan_id: str) -> HttpResponse:
+def override(request: SignedInHtmxHttpRequest, masterplan_id: str) -> HttpResponse:
     """Two steps: review what will change, then confirm."""
     masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
     form = OverrideForm(request.POST)
@@ -109,7 +110,7 @@ def new_code(request: HttpRequest, masterplan_id: str) -> HttpResponse:
 @login_required
 @permission_required("execution.run_masterplan", raise_exception=True)
 @require_POST
-def caps(request: HttpRequest, masterplan_id: str) -> HttpResponse:
+def caps(request: SignedInHtmxHttpRequest, masterplan_id: str) -> HttpResponse:
     masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
     form = CapsForm(request.POST)
     if form.is_valid():
@@ -124,6 +125,7 @@ def caps(request: HttpRequest, masterplan_id: str) -> HttpResponse:
             messages.success(request, "Caps saved.")
     else:
         messages.error(request, "Caps not saved: " + "; ".join(
-            f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()
+            f"{form.fields[name].label}: {' '.join(map(str, errors))}"
+            for name, errors in form.errors.items()
         ))  # fmt: skip
     return redirect("budget:masterplan-budget", masterplan_id=masterplan.pk)

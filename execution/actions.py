@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import shutil
+from typing import TYPE_CHECKING
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from execution.dependencies.graph import topological_levels
@@ -13,12 +14,15 @@ from execution.models import Atom, AtomDependency, MasterPlan, Milestone, Phase,
 from execution.signals import masterplan_imported
 from execution.workspace import workspace_dir
 
+if TYPE_CHECKING:
+    from execution.lifecycle import PlanId
+
 
 class MasterPlanBusyError(Exception):
     """The masterplan is running; the change would pull rows from under its workers."""
 
 
-def import_masterplan(text: str, *, created_by: AbstractBaseUser | None = None) -> MasterPlan:
+def import_masterplan(text: str, *, created_by: User | None = None) -> MasterPlan:
     """Create a masterplan from its document, or raise MasterPlanFormatError.
 
     Parsing and every check happen before the first write; the writes share one
@@ -106,7 +110,7 @@ def _create_tree(masterplan: MasterPlan, document: MasterPlanDocument) -> None:
     )
 
 
-def delete_masterplan(masterplan_id: object) -> None:
+def delete_masterplan(masterplan_id: PlanId) -> None:
     """Delete a masterplan, its rows and its workspace; refuse while it runs."""
     with transaction.atomic():
         masterplan = MasterPlan.objects.select_for_update().get(pk=masterplan_id)

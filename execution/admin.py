@@ -27,7 +27,7 @@ class PhaseInline(ImportedOnly, admin.TabularInline):
 
 class WaveInline(ImportedOnly, admin.TabularInline):
     model = Wave
-    fields = ["number", "status", "atom_count", "completed_count", "failed_count"]
+    fields = ("number", "status", "atom_count", "completed_count", "failed_count")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -82,7 +82,7 @@ class MilestoneAdmin(ImportedOnly, admin.ModelAdmin):
 
 class AtomInline(ImportedOnly, admin.TabularInline):
     model = Atom
-    fields = ["name", "file_path", "language", "complexity", "status"]
+    fields = ("name", "file_path", "language", "complexity", "status")
     readonly_fields = fields
     extra = 0
     show_change_link = True
@@ -100,7 +100,7 @@ class TaskAdmin(ImportedOnly, admin.ModelAdmin):
 class DependencyInline(ImportedOnly, admin.TabularInline):
     model = AtomDependency
     fk_name = "atom"
-    fields = ["depends_on", "kind"]
+    fields = ("depends_on", "kind")
     readonly_fields = fields
     extra = 0
     can_delete = False  # the waves were planned from these edges

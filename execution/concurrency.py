@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.utils import timezone
@@ -440,7 +440,11 @@ class ConcurrencyLimiter:
 
     def history(self, seconds: float = HISTORY_SECONDS) -> list[dict[str, Any]]:
         """The chart's points of the last `seconds`, oldest first."""
-        members = self.client.zrangebyscore(self._key("history"), time.time() - seconds, "+inf")
+        # Without withscores the members alone; bytes, as the client does not decode responses.
+        members = cast(
+            list[bytes],
+            self.client.zrangebyscore(self._key("history"), time.time() - seconds, "+inf"),
+        )
         return [json.loads(member) for member in members]
 
     def signals(self) -> dict[str, float | None]:
@@ -449,7 +453,8 @@ class ConcurrencyLimiter:
         return {"llm_p95_ms": percentile(llm, 0.95), "db_p95_ms": percentile(db, 0.95)}
 
     def adjustment_counts(self) -> dict[str, int]:
-        counts = self.client.hgetall(self._key("adjustment_counts"))
+        # Bytes, as the client does not decode responses.
+        counts = cast(dict[bytes, bytes], self.client.hgetall(self._key("adjustment_counts")))
         return {kind.decode(): int(count) for kind, count in counts.items()}
 
     def queue_depth(self) -> int:

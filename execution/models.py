@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import models
@@ -11,7 +12,15 @@ from django.db.models import Count, Q
 
 from execution.spend import spent_expression
 
-MONEY = {"max_digits": 14, "decimal_places": 6}
+
+class MoneyDigits(TypedDict):
+    """The precision of every money column and field (`**MONEY`)."""
+
+    max_digits: int
+    decimal_places: int
+
+
+MONEY: MoneyDigits = {"max_digits": 14, "decimal_places": 6}
 
 
 class MasterPlanQuerySet(models.QuerySet["MasterPlan"]):

@@ -26,6 +26,7 @@ from execution.forms import MasterPlanUploadForm
 from execution.masterplan_format import MasterPlanFormatError
 from execution.models import Atom, MasterPlan, Milestone, Phase, Task
 from execution.workspace import WorkspacePathError, resolve_in_workspace, workspace_files
+from mge_site.http import HtmxHttpRequest, SignedInHtmxHttpRequest
 
 
 @login_required
@@ -37,7 +38,7 @@ def masterplan_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @permission_required("execution.view_masterplan", raise_exception=True)
-def masterplan_detail(request: HttpRequest, masterplan_id: str) -> HttpResponse:
+def masterplan_detail(request: HtmxHttpRequest, masterplan_id: str) -> HttpResponse:
     masterplan = get_object_or_404(MasterPlan.objects.with_progress(), pk=masterplan_id)
     atoms = masterplan.atoms.select_related("wave", "task").order_by("wave__number", "source_line")
     status_filter = request.GET.get("status", "")
@@ -88,7 +89,7 @@ def masterplan_document(request: HttpRequest, masterplan_id: str) -> HttpRespons
 @login_required
 @permission_required("execution.add_masterplan", raise_exception=True)
 @require_http_methods(["GET", "POST"])
-def masterplan_upload(request: HttpRequest) -> HttpResponse:
+def masterplan_upload(request: SignedInHtmxHttpRequest) -> HttpResponse:
     posted = request.method == "POST"
     form = MasterPlanUploadForm(request.POST, request.FILES) if posted else MasterPlanUploadForm()
     problems: list[str] = []
@@ -123,7 +124,7 @@ def masterplan_delete(request: HttpRequest, masterplan_id: str) -> HttpResponse:
 @login_required
 @permission_required("execution.run_masterplan", raise_exception=True)
 @require_POST
-def masterplan_control(request: HttpRequest, masterplan_id: str, action: str) -> HttpResponse:
+def masterplan_control(request: HtmxHttpRequest, masterplan_id: str, action: str) -> HttpResponse:
     masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
     if action not in lifecycle.ACTIONS:
         raise Http404(f"no action {action!r}")
@@ -158,7 +159,7 @@ def workspace_file(request: HttpRequest, masterplan_id: str) -> HttpResponse:
 
 @login_required
 @permission_required("execution.view_masterplan", raise_exception=True)
-def concurrency_dashboard(request: HttpRequest) -> HttpResponse:
+def concurrency_dashboard(request: HtmxHttpRequest) -> HttpResponse:
     """The shared limit and the load over the last hour, and what moved the limit."""
     limiter = ConcurrencyLimiter()
     stats = limiter.stats()

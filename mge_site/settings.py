@@ -110,7 +110,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "mge.sqlite3",
+            "NAME": str(VAR_DIR / "mge.sqlite3"),
             # Web, worker and scheduler share the file: wait for a lock instead of failing.
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }

@@ -3,6 +3,7 @@ everything it started at its deadline (the threat model is in the package's docs
 
 from __future__ import annotations
 
+import io
 import os
 import shlex
 import shutil
@@ -387,8 +388,11 @@ class _OutputTail:
         self._thread.start()
 
     def _read(self, process: subprocess.Popen[bytes]) -> None:
-        assert process.stdout is not None
-        for chunk in iter(lambda: process.stdout.read1(65536), b""):  # type: ignore[union-attr]
+        # A binary pipe with the default buffering: a BufferedReader (typeshed says IO[bytes],
+        # which has no read1).
+        stdout = process.stdout
+        assert isinstance(stdout, io.BufferedReader)
+        for chunk in iter(lambda: stdout.read1(65536), b""):
             self._chunks.append(chunk)
             self._size += len(chunk)
             while self._size - len(self._chunks[0]) >= OUTPUT_TAIL_BYTES:

@@ -51,7 +51,7 @@ def test_the_framework_follows_the_code_the_requirement_names():
     assert framework_for("Events MUST arrive", files[1:]) == "vitest"  # a TS/JS-only plan
 
 
-def written_tiny(run_jobs):  # type: ignore[no-untyped-def]
+def written_tiny(run_jobs):
     masterplan = import_masterplan(TINY)
     start_masterplan(masterplan.pk)
     run_jobs()

@@ -26,7 +26,7 @@ def run_the_waves_only(masterplan: MasterPlan, *, lose_the_tests: bool) -> None:
 
 
 @pytest.fixture
-def acceptance_after_waves(settings, fast_offline):  # type: ignore[no-untyped-def]
+def acceptance_after_waves(settings, fast_offline):
     settings.MGE_ACCEPTANCE_AFTER_WAVES = True
 
 
@@ -47,6 +47,7 @@ def test_a_plan_whose_tests_pass_ends_completed_after_the_gate(
     assert {run.status for run in runs} == {TestRun.Status.FINISHED}
     assert all(run.isolation.startswith("bwrap") for run in runs)
     last = runs.order_by("-created_at").first()
+    assert last is not None
     assert set(last.results.values_list("status", flat=True)) == {"passed"}
     assert last.wave == masterplan.waves.order_by("-number").first()
 
@@ -62,7 +63,7 @@ def test_a_failing_must_test_ends_the_plan_gate_failed(
 
     real = generator.generate_test
 
-    def with_a_wrong_expectation(masterplan, requirement, files):  # type: ignore[no-untyped-def]
+    def with_a_wrong_expectation(masterplan, requirement, files):
         test = real(masterplan, requirement, files)
         if requirement.position == 0:
             code = "def test_wrong() -> None:\n    assert 'Déjà Vu' == 'deja-vu'\n"
@@ -110,6 +111,7 @@ def test_typescript_plans_get_vitest_tests_run_in_the_sandbox(
         AcceptanceTest.objects.filter(masterplan=masterplan).values_list("framework", flat=True)
     ) == {"vitest"}
     last = TestRun.objects.filter(masterplan=masterplan).order_by("-created_at").first()
+    assert last is not None
     assert last.results.count() == 6
     assert set(last.results.values_list("status", flat=True)) == {"passed"}
 
@@ -135,8 +137,13 @@ def test_a_real_defect_in_generated_code_blocks_the_release(
         (3, "pending"),
     ]
     runs = TestRun.objects.filter(masterplan=masterplan).order_by("created_at")
-    assert [run.wave.number for run in runs] == [1, 2]
+    run_waves = []
+    for run in runs:
+        assert run.wave is not None
+        run_waves.append(run.wave.number)
+    assert run_waves == [1, 2]
     last = runs.last()
+    assert last is not None
     frameworks = set(last.results.values_list("test__framework", flat=True))
     assert frameworks == {"pytest", "vitest"}
     failed = last.results.get(status="failed")
@@ -183,9 +190,9 @@ def test_only_a_run_that_saw_every_atoms_code_decides_how_the_plan_ends(
     for test in AcceptanceTest.objects.filter(masterplan=masterplan):
         TestResult.objects.create(run=stale, test=test, status="failed", message="no code yet")
     # Started before the others (it copied the workspace earlier) but finished last.
-    TestRun.objects.filter(pk=stale.pk).update(
-        started_at=TestRun.objects.order_by("started_at").first().started_at
-    )
+    earliest = TestRun.objects.order_by("started_at").first()
+    assert earliest is not None
+    TestRun.objects.filter(pk=stale.pk).update(started_at=earliest.started_at)
     stale.refresh_from_db()
     outcome = decide_after_run(stale)
     assert outcome["decision"] == "none: a run that saw every atom's code decides"

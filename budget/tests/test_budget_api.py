@@ -57,7 +57,9 @@ def test_rebuild_sets_the_counters_from_the_ledger(imported, capsys):
     counters = BudgetCounters()
     counters.load(masterplan.pk, Decimal(5), Decimal("3.5"), Decimal("99"))  # wrong on purpose
     call_command("mge", "budget", "rebuild")
-    assert counters.snapshot(masterplan.pk).spent_usd == Decimal("0.75")
+    snapshot = counters.snapshot(masterplan.pk)
+    assert snapshot is not None
+    assert snapshot.spent_usd == Decimal("0.75")
     assert "slugkit: $0.750000" in capsys.readouterr().out
 
 
@@ -71,7 +73,9 @@ def test_a_reservation_its_worker_never_settled_is_charged_as_unsettled(imported
     assert charge_expired_reservations() == 1
     entry = CostEntry.objects.get()
     assert (entry.kind, entry.cost_usd) == ("unsettled", Decimal("0.2"))
-    assert counters.snapshot(masterplan.pk).spent_usd == Decimal("0.2")
+    snapshot = counters.snapshot(masterplan.pk)
+    assert snapshot is not None
+    assert snapshot.spent_usd == Decimal("0.2")
     assert charge_expired_reservations() == 0
 
 

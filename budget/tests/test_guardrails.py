@@ -34,7 +34,7 @@ def independent_atoms(count: int, hard_cap: str, soft_cap: str | None = None) ->
 
 
 def code_from_mail() -> str:
-    bodies = "\n".join(message.body for message in mail.outbox)
+    bodies = "\n".join(str(message.body) for message in mail.outbox)
     codes = re.findall(r"Confirmation code to raise the cap: (\w{4}-\w{4})", bodies)
     assert codes, bodies
     return codes[-1]
@@ -58,8 +58,10 @@ def test_every_call_is_in_the_ledger_and_the_counters_agree(imported, stub_serve
     assert all(entry.cost_usd > 0 and entry.wave_id for entry in entries)
     for atom in masterplan.atoms.all():
         assert atom.cost_usd == entries.filter(atom=atom).total()
-    assert BudgetCounters().snapshot(masterplan.pk).spent_usd == entries.total()
-    assert BudgetCounters().snapshot(masterplan.pk).reserved_usd == 0
+    snapshot = BudgetCounters().snapshot(masterplan.pk)
+    assert snapshot is not None
+    assert snapshot.spent_usd == entries.total()
+    assert snapshot.reserved_usd == 0
 
 
 @engine_db

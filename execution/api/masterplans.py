@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import django_filters
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -23,13 +25,16 @@ class InvalidMasterPlanDocument(APIException):
 
     def __init__(self, error: MasterPlanFormatError) -> None:
         count = len(error.problems)
-        self.detail = {  # type: ignore[assignment]
+        detail: dict[str, str | list[dict[str, int | str | None]]] = {
             "detail": f"The masterplan document has {count} problem{'s' * (count != 1)}: "
             + "; ".join(str(problem) for problem in error.problems),
             "errors": [
                 {"line": problem.line, "message": problem.message} for problem in error.problems
             ],
         }
+        # The stubs allow only ErrorDetail strings in a detail, but the lines stay numbers
+        # (or null) on purpose: DRF's exception handler sends a dict detail as it is.
+        self.detail = detail  # type: ignore[assignment]
 
 
 class Conflict(APIException):
@@ -47,7 +52,7 @@ class MasterPlanSerializer(serializers.ModelSerializer):
     atom_total = serializers.IntegerField(read_only=True)
     atom_completed = serializers.IntegerField(read_only=True)
     cost_total_usd = serializers.DecimalField(
-        max_digits=14, decimal_places=6, read_only=True, default=0
+        max_digits=14, decimal_places=6, read_only=True, default=Decimal(0)
     )
 
     class Meta:
@@ -138,6 +143,7 @@ class MasterPlanViewSet(
     def create(self, request: Request) -> Response:
         incoming = MasterPlanImportSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
+        assert isinstance(request.user, User)  # the model permissions let only users in
         try:
             masterplan = import_masterplan(
                 incoming.validated_data["document"], created_by=request.user

@@ -25,7 +25,7 @@ HEALTHY = {"llm_p95_ms": 800.0, "db_p95_ms": 5.0, "budget_remaining_pct": 90.0}
 SEED_TARGETS = {"llm_p95_target_ms": 2000, "db_p95_target_ms": 100}
 
 
-def rule(current=100, in_flight=80, **signals):  # type: ignore[no-untyped-def]
+def rule(current=100, in_flight=80, **signals):
     return next_limit(
         current, minimum=10, maximum=200, in_flight=in_flight,
         **{**HEALTHY, **SEED_TARGETS, **signals},
@@ -103,6 +103,7 @@ def test_slots_stop_at_the_limit_and_come_back_on_release(settings):
     limiter = ConcurrencyLimiter()
     slots = [limiter.try_acquire() for _ in range(3)]
     assert all(slots) and limiter.try_acquire() is None
+    assert slots[0] is not None
     limiter.release(slots[0], llm_ms=1200)
     assert limiter.try_acquire() is not None
     assert limiter.signals()["llm_p95_ms"] == 1200
@@ -525,7 +526,7 @@ def test_a_call_gives_its_slot_back_when_the_provider_answers_not_after_the_book
     in_flight_while_recording: list[int] = []
     real_record_cost = guardrails.record_cost
 
-    def record_cost(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def record_cost(*args, **kwargs):
         in_flight_while_recording.append(limiter.in_flight())
         return real_record_cost(*args, **kwargs)
 

@@ -24,7 +24,7 @@ def request_for(masterplan_id: str | None) -> LLMRequest:
 
 
 @pytest.fixture
-def plugged(monkeypatch):  # type: ignore[no-untyped-def]
+def plugged(monkeypatch):
     """Plug stages for one test; the chain is rebuilt with them and again after."""
 
     def plug(place: str, stage) -> None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ S = MasterPlan.Status
 
 
 @pytest.fixture
-def registered(monkeypatch):  # type: ignore[no-untyped-def]
+def registered(monkeypatch):
     """Register checks for one test (the acceptance app's stays registered, switched off)."""
 
     def register(name: str, decide, **options) -> Check:  # type: ignore[no-untyped-def]

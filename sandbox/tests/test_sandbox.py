@@ -11,6 +11,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -18,6 +19,9 @@ import sandbox
 from acceptance.runner import RunReport, TestFile, run_tests
 from mge_site.testing import in_ci
 from sandbox import kinds
+
+if TYPE_CHECKING:
+    from pytest_django.fixtures import Settings
 
 SECRETS = {
     "ANTHROPIC_API_KEY": "sk-ant-test-9f8e7d6c5b4a",
@@ -338,8 +342,8 @@ def test_no_isolation_runs_with_debug_and_says_so(settings, workspace: Path) -> 
 
 
 def test_without_bwrap_or_unshare_the_message_says_what_to_install(
-    settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # neither bwrap nor unshare on it
     kinds.bwrap_works.cache_clear()
     kinds.unshare_works.cache_clear()
