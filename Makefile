@@ -39,10 +39,11 @@ sandbox-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null; \
 	fi
 
-## test: install dev deps and run lint + every test (PostgreSQL and Redis on 127.0.0.1)
+## test: install dev deps and run lint, types and every test (PostgreSQL and Redis on 127.0.0.1)
 test: $(VENV)/.dev-installed $(JS)/node_modules/.installed system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 	$(BIN)/python -m pytest
 
 ## system-deps: Debian packages the tests drive: chromium (Playwright's browser, not its
@@ -65,6 +66,7 @@ system-deps:
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff check --fix .
