@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from budget.alerts import raise_alert
 from budget.counters import BudgetCounters, MasterPlanId
@@ -112,26 +114,37 @@ def record_cost(
     reserved: Decimal,
     reservation_id: str,
     kind: str = CostEntry.Kind.SETTLED,
-) -> CostEntry:
+) -> None:
     """One ledger row: a single INSERT (the atom's own cost is added when it finishes,
-    from `LLMResponse.cost_usd`, in the update the engine makes anyway)."""
+    from `LLMResponse.cost_usd`, in the update the engine makes anyway). Written out as
+    SQL: every LLM call makes one, and the ORM's save machinery cost three times the
+    statement's CPU (benchmarks/README.md)."""
     # Only a plan's calls are metered: budget_guard passes the others on unrecorded.
     assert request.masterplan_id is not None
-    return CostEntry.objects.create(
-        masterplan_id=request.masterplan_id,
-        atom_id=request.atom_id,
-        wave_id=request.wave_id,
-        model=request.model,
-        purpose=request.purpose,
-        input_tokens=response.usage.input_tokens,
-        output_tokens=response.usage.output_tokens,
-        cache_creation_input_tokens=response.usage.cache_creation_input_tokens,
-        cache_read_input_tokens=response.usage.cache_read_input_tokens,
-        cost_usd=cost,
-        reserved_usd=reserved,
-        kind=kind,
-        reservation_id=reservation_id,
-    )
+    usage = response.usage
+    values = {
+        "id": uuid.uuid4(), "masterplan": request.masterplan_id, "atom": request.atom_id,
+        "wave": request.wave_id, "model": request.model, "purpose": request.purpose,
+        "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+        "cache_read_input_tokens": usage.cache_read_input_tokens, "cost_usd": cost,
+        "reserved_usd": reserved, "batch": False, "cache_hit": False, "kind": kind,
+        "reservation_id": reservation_id, "created_at": timezone.now(),
+    }  # fmt: skip
+    by_name = {field.name: field for field in CostEntry._meta.concrete_fields}
+    fields = [by_name[name] for name in values]
+    # Concrete fields always have a column.
+    columns = ", ".join(connection.ops.quote_name(field.column or "") for field in fields)
+    params = [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, values.values(), strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {CostEntry._meta.db_table} ({columns}) "
+            f"VALUES ({', '.join(['%s'] * len(params))})",
+            params,
+        )
 
 
 def alert_soft_cap(masterplan_id: MasterPlanId, spent: Decimal) -> None:

@@ -241,6 +241,16 @@ def _write_file(workspace: Path, relative_path: str, code: str) -> None:
     os.replace(temporary, target)
 
 
+_FINISH = f"""
+UPDATE {Atom._meta.db_table}
+SET status = %s, cost_usd = cost_usd + %s, attempts = COALESCE(%s, attempts),
+    generated_code = %s, last_error = %s, input_tokens = input_tokens + %s,
+    output_tokens = output_tokens + %s, execution_time_seconds = %s, finished_at = %s,
+    lease_expires_at = NULL
+WHERE id = %s AND status = %s
+"""
+
+
 def _finish_atom(
     atom: Atom,
     status: str,
@@ -252,16 +262,16 @@ def _finish_atom(
     error: str,
     cost: Decimal = Decimal(0),
 ) -> str:
-    Atom.objects.filter(pk=atom.pk, status=Atom.Status.RUNNING).update(
-        status=status,
-        cost_usd=F("cost_usd") + cost,
-        attempts=F("attempts") if attempts is None else attempts,
-        generated_code=code,
-        last_error=error,
-        input_tokens=F("input_tokens") + input_tokens,
-        output_tokens=F("output_tokens") + output_tokens,
-        execution_time_seconds=round(time.perf_counter() - started, 3),
-        finished_at=timezone.now(),
-        lease_expires_at=None,
-    )
+    """Record the atom's outcome, if it still runs here. One statement written out: the
+    ORM's update with F() expressions cost five times its CPU, once per atom."""
+    fields = Atom._meta
+    finished_at = fields.get_field("finished_at").get_db_prep_value(timezone.now(), connection)
+    atom_id = fields.pk.get_db_prep_value(atom.pk, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _FINISH,
+            [status, cost, attempts, code, error, input_tokens, output_tokens,
+             round(time.perf_counter() - started, 3), finished_at, atom_id,
+             Atom.Status.RUNNING],
+        )  # fmt: skip
     return status
