@@ -20,8 +20,8 @@ from acceptance.gate import gate_status
 from acceptance.models import Requirement, TestResult, TestRun
 from acceptance.runs import NotNow, request_generation, request_run, run_summary
 from execution.api.runs import Conflict, ServiceUnavailable, requires
-from execution.jobs import QueueUnavailable
 from execution.models import MasterPlan, Wave
+from execution.runtime.jobs import QueueUnavailable
 
 
 class RequirementSerializer(serializers.ModelSerializer):

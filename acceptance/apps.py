@@ -11,6 +11,6 @@ class AcceptanceConfig(AppConfig):
     def ready(self) -> None:
         from acceptance import receivers  # noqa: F401  (connects the import hook)
         from acceptance.pipeline import ACCEPTANCE_CHECK
-        from execution import checks
+        from execution.runtime import checks
 
         checks.register(ACCEPTANCE_CHECK)

@@ -23,11 +23,11 @@ from django.db import transaction
 from acceptance.models import AcceptanceTest, Requirement
 from execution.llm.generation import generate_code, parses
 from execution.llm.types import CallRefused, LLMRequest
+from execution.llm.validation import parse_python
 from execution.models import Atom, MasterPlan
-from execution.validation import parse_python
 
 if TYPE_CHECKING:
-    from execution.lifecycle import PlanId
+    from execution.runtime.lifecycle import PlanId
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 
-from execution.validation import parse_python
+from execution.llm.validation import parse_python
 
 _JS_IMPORT = re.compile(
     r"""(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["'](\.{1,2}/[^"']+)["']"""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from execution import jobs
+from execution.runtime import jobs
 
 JOB_TIMEOUT_SECONDS = 3600
 

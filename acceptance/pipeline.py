@@ -15,9 +15,9 @@ from acceptance.generator import generate_tests
 from acceptance.jobs import JOB_TIMEOUT_SECONDS
 from acceptance.models import Requirement, TestRun
 from acceptance.runs import active_run, execute_run, queue_run, run_summary
-from execution import checks, lifecycle
-from execution.checks import Check, Verdict
 from execution.models import Atom, MasterPlan, Wave
+from execution.runtime import checks, lifecycle
+from execution.runtime.checks import Check, Verdict
 from mge_site.redis_connection import get_redis
 
 CHECK_NAME = "acceptance"

@@ -9,7 +9,7 @@ from acceptance.classifier import classify
 from acceptance.jobs import enqueue
 from acceptance.models import Requirement
 from acceptance.requirements import parse_requirements
-from execution.masterplan_format import MasterPlanDocument
+from execution.document.format import MasterPlanDocument
 from execution.models import MasterPlan
 from execution.signals import masterplan_imported
 

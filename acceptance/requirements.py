@@ -1,6 +1,6 @@
 """The requirements of a masterplan, from the first of three places that has them:
 
-1. the front matter's `requirements` (checked by execution.masterplan_format);
+1. the front matter's `requirements` (checked by execution.document.format);
 2. the `## Requirements` section:
 
    ```
@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from itertools import accumulate
 
 from acceptance.classifier import states_requirement
-from execution.masterplan_format import (
+from execution.document.format import (
     PLAN_HEADING,
     FormatProblem,
     MasterPlanDocument,

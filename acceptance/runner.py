@@ -25,7 +25,11 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 
-from execution.workspace import WorkspacePathError, check_relative_path, resolve_in_workspace
+from execution.runtime.workspace import (
+    WorkspacePathError,
+    check_relative_path,
+    resolve_in_workspace,
+)
 from sandbox import Execution, Sandbox, open_sandbox
 
 JS_DIR = Path(__file__).resolve().parent / "js"

@@ -18,9 +18,9 @@ from django.utils import timezone
 from acceptance.jobs import JOB_TIMEOUT_SECONDS, enqueue
 from acceptance.models import AcceptanceTest, TestResult, TestRun
 from acceptance.runner import TestFile, run_tests
-from execution.jobs import QueueUnavailable
 from execution.models import Atom, MasterPlan, Wave
-from execution.waves import last_closed_wave
+from execution.runtime.jobs import QueueUnavailable
+from execution.runtime.waves import last_closed_wave
 from sandbox import SandboxUnavailable
 
 logger = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from django.views.decorators.http import require_POST
 from acceptance.gate import gate_status
 from acceptance.models import Requirement, TestRun
 from acceptance.runs import NotNow, latest_results, request_generation, request_run, run_summaries
-from execution.jobs import QueueUnavailable
 from execution.models import MasterPlan
+from execution.runtime.jobs import QueueUnavailable
 from mge_site.http import HtmxHttpRequest
 
 ACTIVE_RUNS = [TestRun.Status.QUEUED, TestRun.Status.RUNNING]

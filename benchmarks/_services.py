@@ -92,8 +92,8 @@ def run_on_workers(
 ) -> RunFigures:
     """Start the masterplan on `workers` real RQ worker processes (and the scheduler);
     return the seconds until it stops running and the CPU the workers spent meanwhile."""
-    from execution.lifecycle import start_masterplan
     from execution.models import MasterPlan
+    from execution.runtime.lifecycle import start_masterplan
 
     manage = [sys.executable, "manage.py"]
     quiet: dict[str, Any] = {

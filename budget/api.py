@@ -22,9 +22,9 @@ from budget.overrides import (
     set_caps,
 )
 from budget.status import budget_status
-from execution import jobs
 from execution.api.runs import ServiceUnavailable, requires
 from execution.models import MONEY, MasterPlan
+from execution.runtime import jobs
 
 
 class BudgetSerializer(serializers.Serializer):

@@ -17,8 +17,8 @@ class BudgetConfig(AppConfig):
         from budget.metrics import BudgetCollector
         from budget.models import spent_by_masterplan
         from budget.status import lowest_budget_remaining_pct
-        from execution import concurrency, spend
         from execution.llm import gateway
+        from execution.runtime import concurrency, spend
 
         gateway.plug("budget", budget_guard)
         concurrency.use_budget_signal(lowest_budget_remaining_pct)

@@ -23,9 +23,9 @@ from budget.counters import BudgetCounters, MasterPlanId
 from budget.models import BudgetAlert, CostEntry
 from budget.overrides import issue_code
 from budget.pricing import cost_of, worst_case_cost
-from execution import lifecycle
 from execution.llm.types import Call, CallRefused, LLMError, LLMRequest, LLMResponse, Next
 from execution.models import MasterPlan
+from execution.runtime import lifecycle
 
 # Tokens a message's framing (role markers) adds, on top of its text.
 _FRAMING_TOKENS = 16

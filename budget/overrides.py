@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from budget.counters import MasterPlanId, sync_caps
 from budget.models import BudgetOverride, CostEntry, OverrideCode
-from execution import jobs, lifecycle
 from execution.models import MasterPlan
+from execution.runtime import jobs, lifecycle
 
 CODE_LIFETIME = dt.timedelta(minutes=15)
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a mail or a page

@@ -6,7 +6,7 @@ from django.dispatch import receiver
 
 from budget.counters import sync_caps
 from budget.pricing import UnknownModel, price_for
-from execution.masterplan_format import FormatProblem, MasterPlanFormatError
+from execution.document.format import FormatProblem, MasterPlanFormatError
 from execution.models import MasterPlan
 from execution.signals import caps_changed, masterplan_imported
 

@@ -24,8 +24,8 @@ from budget.overrides import (
     set_caps,
 )
 from budget.status import budget_status
-from execution import jobs
 from execution.models import MasterPlan
+from execution.runtime import jobs
 from mge_site.http import HtmxHttpRequest, SignedInHtmxHttpRequest
 
 

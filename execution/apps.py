@@ -11,7 +11,7 @@ class ExecutionConfig(AppConfig):
     def ready(self) -> None:
         from prometheus_client import REGISTRY
 
-        from execution.metrics import ConcurrencyCollector
+        from execution.runtime.concurrency.metrics import ConcurrencyCollector
 
         if not any(isinstance(c, ConcurrencyCollector) for c in REGISTRY._collector_to_names):
             REGISTRY.register(ConcurrencyCollector())

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Count, Q
 
-from execution.spend import spent_expression
+from execution.runtime.spend import spent_expression
 
 
 class MoneyDigits(TypedDict):
@@ -293,7 +293,7 @@ class AtomDependency(models.Model):
 
 
 class WaveCheck(models.Model):
-    """What a registered check (execution.checks) said after a wave: the lifecycle holds
+    """What a registered check (execution.runtime.checks) said after a wave: the lifecycle holds
     the plan until the checks that decide have passed."""
 
     class State(models.TextChoices):

@@ -5,7 +5,7 @@ from django.dispatch import Signal
 # Sent inside the import transaction with `masterplan` and `document` (the parsed
 # MasterPlanDocument). Receivers that raise MasterPlanFormatError reject the import and
 # roll it back whole; this is how apps that build on execution add their rows. (What runs
-# after a wave is not a signal: apps register checks, execution.checks.)
+# after a wave is not a signal: apps register checks, execution.runtime.checks.)
 masterplan_imported = Signal()
 
 # Sent once an edit of a masterplan's caps outside the budget app's own verbs (the admin)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from execution import checks, engine, lifecycle
-from execution.waves import release_stale_atoms as release_lapsed_leases
+from execution.runtime import checks, engine, lifecycle
+from execution.runtime.waves import release_stale_atoms as release_lapsed_leases
 
 
 def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:

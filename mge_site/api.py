@@ -15,7 +15,6 @@ from acceptance.api import (
     RunView,
 )
 from budget.api import BudgetView, ConfirmationCodeView, OverrideView
-from execution import lifecycle
 from execution.api.masterplans import (
     AtomViewSet,
     MasterPlanViewSet,
@@ -30,6 +29,7 @@ from execution.api.runs import (
     MasterPlanControlView,
     MasterPlanProgressView,
 )
+from execution.runtime import lifecycle
 
 router = DefaultRouter()
 router.register("masterplans", MasterPlanViewSet, basename="masterplan")

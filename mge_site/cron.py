@@ -10,8 +10,8 @@ from django.conf import settings
 from rq import cron
 
 from budget.tasks import charge_expired_reservations
-from execution.concurrency import adjust_limit, sample_concurrency
-from execution.maintenance import remove_orphan_workspaces
+from execution.runtime.concurrency import adjust_limit, sample_concurrency
+from execution.runtime.maintenance import remove_orphan_workspaces
 from execution.tasks import release_stale_atoms, requeue_lost_checks
 
 cron.register(release_stale_atoms, queue_name="default", interval=30)

@@ -218,7 +218,7 @@ MGE_LLM_MAX_RETRIES = env_int("MGE_LLM_MAX_RETRIES", 2, minimum=0)
 MGE_LLM_MAX_TOKENS = env_int("MGE_LLM_MAX_TOKENS", 4096, minimum=16)
 MGE_OFFLINE_LATENCY_MS = env_int("MGE_OFFLINE_LATENCY_MS", 400, minimum=0)
 MGE_OFFLINE_RESPONSES_DIR = BASE_DIR / "examples" / "responses"
-# LLM calls in flight across every worker (execution.concurrency): where the shared limit
+# LLM calls in flight across every worker (execution.runtime.concurrency): where the shared limit
 # starts, its bounds, how often it moves, and how long a slot lives if its worker dies.
 MGE_CONCURRENCY_INITIAL = env_int("MGE_CONCURRENCY_INITIAL", 100, minimum=1)
 MGE_CONCURRENCY_MIN = env_int("MGE_CONCURRENCY_MIN", 10, minimum=1)
@@ -275,7 +275,7 @@ MGE_SANDBOX_FILE_SIZE_MB = env_int("MGE_SANDBOX_FILE_SIZE_MB", 64, minimum=1)
 MGE_SANDBOX_OPEN_FILES = env_int("MGE_SANDBOX_OPEN_FILES", 1024, minimum=16)
 MGE_SANDBOX_PROCESSES = env_int("MGE_SANDBOX_PROCESSES", 256, minimum=8)
 MGE_SANDBOX_TMPFS_MB = env_int("MGE_SANDBOX_TMPFS_MB", 512, minimum=8)
-MGE_CLI_MODULES = ["execution.cli", "execution.run_cli", "budget.cli"]
+MGE_CLI_MODULES = ["execution.cli.commands", "execution.cli.run", "budget.cli"]
 MGE_WORKSPACE_ROOT = Path(env_str("MGE_WORKSPACE_ROOT", str(VAR_DIR / "workspaces"))).resolve()
 MGE_BUDGET_HARD_CAP_USD = env_decimal("MGE_BUDGET_HARD_CAP_USD", Decimal("200"), minimum=Decimal(0))
 MGE_BUDGET_SOFT_CAP_RATIO = env_decimal(

@@ -7,7 +7,7 @@ from django.urls import include, path
 from mge_site.health import healthz
 
 urlpatterns = [
-    path("", include("execution.urls")),
+    path("", include("execution.pages.urls")),
     path("", include("budget.urls")),
     path("", include("acceptance.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -15,7 +15,7 @@ from execution.tests.test_masterplan_format import MINIMAL
 def slugkit_with_tests(imported, fast_offline, run_jobs):
     """slugkit with its code written (offline) and its tests generated."""
     from acceptance.generator import generate_tests
-    from execution.lifecycle import start_masterplan
+    from execution.runtime.lifecycle import start_masterplan
 
     masterplan = imported("slugkit")
     start_masterplan(masterplan.pk)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from execution.lifecycle import start_masterplan
+from execution.runtime.lifecycle import start_masterplan
 from execution.tests.test_browser import log_in, page, pytestmark  # noqa: F401
 
 

@@ -17,7 +17,7 @@ from acceptance.models import AcceptanceTest
 from acceptance.runner import TestFile, run_tests
 from conftest import engine_db
 from execution.actions import import_masterplan
-from execution.lifecycle import start_masterplan
+from execution.runtime.lifecycle import start_masterplan
 from execution.tests.test_masterplan_format import MINIMAL
 
 TINY = MINIMAL.replace(

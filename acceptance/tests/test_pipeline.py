@@ -9,8 +9,8 @@ from rq import SimpleWorker
 
 from acceptance.models import AcceptanceTest, TestResult, TestRun
 from conftest import engine_db
-from execution.lifecycle import start_masterplan
 from execution.models import MasterPlan
+from execution.runtime.lifecycle import start_masterplan
 
 
 def run_the_waves_only(masterplan: MasterPlan, *, lose_the_tests: bool) -> None:
@@ -207,8 +207,8 @@ def test_only_a_run_that_saw_every_atoms_code_decides_how_the_plan_ends(
 def test_a_held_plan_whose_post_wave_job_was_lost_gets_it_again(
     acceptance_after_waves, imported, run_jobs
 ):
-    from execution.lifecycle import requeue_lost_checks
     from execution.models import WaveCheck
+    from execution.runtime.lifecycle import requeue_lost_checks
 
     masterplan = imported("slugkit")
     start_masterplan(masterplan.pk)
@@ -228,7 +228,7 @@ def test_a_held_plan_whose_post_wave_job_was_lost_gets_it_again(
 def test_resuming_a_plan_paused_while_held_for_the_gate_lets_the_gate_decide(
     acceptance_after_waves, imported, run_jobs
 ):
-    from execution.lifecycle import pause_masterplan, resume_masterplan
+    from execution.runtime.lifecycle import pause_masterplan, resume_masterplan
 
     masterplan = imported("slugkit")
     start_masterplan(masterplan.pk)

@@ -9,7 +9,7 @@ from acceptance.requirements import (
     parse_structured_requirements,
 )
 from execution.actions import import_masterplan
-from execution.masterplan_format import MasterPlanFormatError, RequirementSpec, parse_masterplan
+from execution.document.format import MasterPlanFormatError, RequirementSpec, parse_masterplan
 
 BODY = """\
 # Title

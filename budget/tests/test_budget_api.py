@@ -10,7 +10,7 @@ from budget.counters import BudgetCounters
 from budget.models import CostEntry
 from budget.tasks import charge_expired_reservations
 from execution.actions import import_masterplan
-from execution.masterplan_format import MasterPlanFormatError
+from execution.document.format import MasterPlanFormatError
 from execution.models import MasterPlan
 from execution.tests.test_masterplan_format import MINIMAL, replace_in
 

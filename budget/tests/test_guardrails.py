@@ -15,8 +15,8 @@ from budget.counters import BudgetCounters
 from budget.models import BudgetAlert, BudgetOverride, CostEntry
 from conftest import engine_db
 from execution.actions import import_masterplan
-from execution.lifecycle import start_masterplan
 from execution.models import Atom, MasterPlan
+from execution.runtime.lifecycle import start_masterplan
 
 
 def independent_atoms(count: int, hard_cap: str, soft_cap: str | None = None) -> str:

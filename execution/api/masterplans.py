@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from execution.actions import MasterPlanBusyError, delete_masterplan, import_masterplan
-from execution.masterplan_format import MasterPlanFormatError
+from execution.document.format import MasterPlanFormatError
 from execution.models import Atom, MasterPlan, Milestone, Phase, Task, Wave
 
 

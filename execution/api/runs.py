@@ -17,10 +17,10 @@ from rest_framework.views import APIView
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from execution import jobs, lifecycle
-from execution.concurrency import ConcurrencyLimiter, budget_remaining_pct
 from execution.models import MasterPlan
-from execution.progress import masterplan_progress
+from execution.runtime import jobs, lifecycle
+from execution.runtime.concurrency import ConcurrencyLimiter, budget_remaining_pct
+from execution.runtime.progress import masterplan_progress
 
 
 def requires(permission: str) -> type[BasePermission]:

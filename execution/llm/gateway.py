@@ -8,7 +8,7 @@ this module's: apps plug their stage into a named place from their `AppConfig.re
 (`plug("budget", budget_guard)`); a place nobody filled passes the call on. The last two
 are the core's own: the slot of the shared concurrency limit is taken only after the
 budget has reserved (a call waiting for budget holds no slot, a cache hit takes
-neither), and held only while the provider is asked (execution.concurrency).
+neither), and held only while the provider is asked (execution.runtime.concurrency).
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from typing import Any
 
 from django.conf import settings
 
-from execution.concurrency import (
+from execution.llm.anthropic_provider import AnthropicProvider
+from execution.llm.offline import OfflineProvider, OfflineResponder
+from execution.llm.types import Call, LLMProvider, LLMRequest, LLMResponse, Next, Stage
+from execution.runtime.concurrency import (
     before_provider_request,
     give_back_admission,
     on_provider_status,
     slot_stage,
 )
-from execution.llm.anthropic_provider import AnthropicProvider
-from execution.llm.offline import OfflineProvider, OfflineResponder
-from execution.llm.types import Call, LLMProvider, LLMRequest, LLMResponse, Next, Stage
 
 PLUGGABLE = ("trace", "cache", "budget")
 """The places apps fill, outermost first; then the concurrency slot, then the provider."""

@@ -16,9 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from execution.llm import gateway
+from execution.llm.prompts import NoCodeBlock, extract_code
 from execution.llm.types import LLMError, LLMRequest
-from execution.prompts import NoCodeBlock, extract_code
-from execution.validation import syntax_error
+from execution.llm.validation import syntax_error
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Deterministic LLM answers without a network: the `offline` provider and the stub server.
 
-An atom prompt starts with a header (see execution.prompts):
+An atom prompt starts with a header (see execution.llm.prompts):
 
     Masterplan: slugkit
     Atom: slugify
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from execution.llm.types import LLMError, LLMRequest, LLMResponse, Usage
-from execution.workspace import WorkspacePathError, resolve_in_workspace
+from execution.runtime.workspace import WorkspacePathError, resolve_in_workspace
 
 _HEADER_FIELD = re.compile(r"^(Masterplan|Atom|File|Language): (.+)$", re.MULTILINE)
 # Anchored at the start of the message: an atom prompt quotes specs and code, which could

@@ -8,18 +8,18 @@ import pytest
 from django.conf import settings
 
 from conftest import engine_db
-from execution.concurrency import (
+from execution.models import MasterPlan
+from execution.runtime.concurrency import (
     Adjustment,
     ConcurrencyLimiter,
-    _held,
     adjust_limit,
     before_provider_request,
     next_limit,
     on_provider_status,
     percentile,
 )
-from execution.lifecycle import start_masterplan
-from execution.models import MasterPlan
+from execution.runtime.concurrency.stage import _held
+from execution.runtime.lifecycle import start_masterplan
 
 HEALTHY = {"llm_p95_ms": 800.0, "db_p95_ms": 5.0, "budget_remaining_pct": 90.0}
 SEED_TARGETS = {"llm_p95_target_ms": 2000, "db_p95_target_ms": 100}
@@ -449,8 +449,8 @@ def test_only_the_first_waiter_of_a_process_polls_and_slots_go_first_come_first_
 
 
 def test_a_slot_taken_ahead_is_used_by_the_first_call_and_given_back_after_it(settings):
-    from execution.concurrency import slot_held, slot_stage
     from execution.llm.types import Call, LLMRequest, LLMResponse
+    from execution.runtime.concurrency import slot_held, slot_stage
 
     settings.MGE_CONCURRENCY_INITIAL = 1
     limiter = ConcurrencyLimiter()

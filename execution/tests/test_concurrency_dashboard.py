@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from execution.charts import time_chart
-from execution.concurrency import ConcurrencyLimiter
+from execution.pages.charts import time_chart
+from execution.runtime.concurrency import ConcurrencyLimiter
 
 
 @pytest.mark.django_db

@@ -8,15 +8,15 @@ import time
 import pytest
 
 from conftest import engine_db
-from execution.jobs import QueueUnavailable
-from execution.lifecycle import (
+from execution.models import Atom, MasterPlan
+from execution.runtime.jobs import QueueUnavailable
+from execution.runtime.lifecycle import (
     TransitionRefused,
     cancel_masterplan,
     pause_masterplan,
     resume_masterplan,
     start_masterplan,
 )
-from execution.models import Atom, MasterPlan
 
 API = "/api/v2/execution/masterplans"
 

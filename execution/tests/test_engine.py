@@ -8,8 +8,8 @@ import pytest
 from django.db.models import F
 
 from conftest import engine_db
-from execution.lifecycle import start_masterplan
 from execution.models import Atom, MasterPlan, Wave
+from execution.runtime.lifecycle import start_masterplan
 from execution.tests.test_masterplan_format import MINIMAL, replace_in
 
 
@@ -140,7 +140,7 @@ def test_a_symlink_planted_in_the_workspace_cannot_redirect_a_write(
 
 @engine_db
 def test_a_job_run_twice_does_not_run_a_completed_atom_again(imported, stub_server, run_jobs):
-    from execution.engine import run_wave
+    from execution.runtime.engine import run_wave
 
     masterplan = imported("slugkit")
     start_masterplan(masterplan.pk)
@@ -182,7 +182,7 @@ def test_the_plan_never_advances_past_a_wave_whose_atoms_still_run(
 ):
     import django_rq
 
-    from execution.lifecycle import advance
+    from execution.runtime.lifecycle import advance
 
     masterplan = imported("slugkit")
     MasterPlan.objects.filter(pk=masterplan.pk).update(status=MasterPlan.Status.RUNNING)
@@ -202,7 +202,7 @@ def test_an_atom_is_claimed_once_and_only_while_it_may_run(imported, claim_in):
 
     from django.db import connection, transaction
 
-    from execution import claims
+    from execution.runtime import claims
 
     # PostgreSQL's one statement, and the ORM transaction SQLite (`make run`) uses.
     _claim_atoms = {

@@ -11,9 +11,9 @@ import pytest
 from budget.counters import BudgetCounters
 from budget.guardrails import load_counters
 from budget.models import CostEntry
-from execution.concurrency import ConcurrencyLimiter, slot_held
 from execution.llm import gateway
 from execution.llm.types import Call, LLMRequest, LLMResponse, Next
+from execution.runtime.concurrency import ConcurrencyLimiter, slot_held
 
 
 def request_for(masterplan_id: str | None) -> LLMRequest:

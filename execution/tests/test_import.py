@@ -8,8 +8,8 @@ from django.core.management.base import CommandError
 
 from acceptance.models import Requirement
 from execution.actions import import_masterplan
-from execution.export import export_masterplan
-from execution.masterplan_format import MasterPlanFormatError, parse_masterplan
+from execution.document.export import export_masterplan
+from execution.document.format import MasterPlanFormatError, parse_masterplan
 from execution.models import Atom, AtomDependency, MasterPlan, Milestone, Phase, Task, Wave
 from execution.tests.test_masterplan_format import EXAMPLES, MINIMAL, replace_in
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 import pytest
 
 from conftest import engine_db
-from execution import checks, lifecycle
-from execution.checks import Check, Verdict
-from execution.lifecycle import TRANSITIONS, TransitionRefused, resume_masterplan, start_masterplan
 from execution.models import MasterPlan, Wave, WaveCheck
+from execution.runtime import checks, lifecycle
+from execution.runtime.checks import Check, Verdict
+from execution.runtime.lifecycle import (
+    TRANSITIONS,
+    TransitionRefused,
+    resume_masterplan,
+    start_masterplan,
+)
 
 S = MasterPlan.Status
 

@@ -6,6 +6,7 @@ from anthropic.types import TextBlock
 from django.conf import settings
 
 from acceptance.requirements import parse_requirements
+from execution.document.format import parse_masterplan
 from execution.llm.offline import (
     AcceptancePrompt,
     OfflineProvider,
@@ -13,11 +14,10 @@ from execution.llm.offline import (
     acceptance_prompt_of,
     atom_prompt_of,
 )
+from execution.llm.prompts import extract_code
 from execution.llm.stub_server import StubServer
 from execution.llm.types import LLMError, LLMRequest
-from execution.masterplan_format import parse_masterplan
-from execution.prompts import extract_code
-from execution.validation import syntax_error
+from execution.llm.validation import syntax_error
 
 
 def prompt(masterplan: str, atom: str, file: str, language: str) -> list[dict[str, str]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from execution.actions import import_masterplan
-from execution.maintenance import remove_orphan_workspaces
+from execution.runtime.maintenance import remove_orphan_workspaces
 from execution.tests.test_masterplan_format import MINIMAL
 
 

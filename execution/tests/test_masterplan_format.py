@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from execution.masterplan_format import MasterPlanFormatError, parse_masterplan
-from execution.masterplan_render import render_masterplan, strip_plan_section
+from execution.document.format import MasterPlanFormatError, parse_masterplan
+from execution.document.render import render_masterplan, strip_plan_section
 
 EXAMPLES = ["slugkit", "typed-event-bus", "inventory-service"]
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from execution.llm.offline import atom_prompt_of
-from execution.prompts import ContextFile, NoCodeBlock, atom_prompt, extract_code
-from execution.validation import syntax_error
+from execution.llm.prompts import ContextFile, NoCodeBlock, atom_prompt, extract_code
+from execution.llm.validation import syntax_error
 
 
 def test_the_prompt_carries_header_spec_context_and_earlier_errors():

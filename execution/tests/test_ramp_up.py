@@ -8,9 +8,9 @@ from collections import Counter
 
 from conftest import engine_db
 from execution.actions import import_masterplan
-from execution.lifecycle import start_masterplan
 from execution.models import MasterPlan
-from execution.ramp_up import RampUp
+from execution.runtime.lifecycle import start_masterplan
+from execution.runtime.ramp_up import RampUp
 
 
 def admission_times(ramp_up: RampUp, count: int, finish: threading.Event) -> list[float]:

@@ -7,8 +7,8 @@ import signal
 import time
 
 from conftest import engine_db
-from execution.lifecycle import resume_masterplan, start_masterplan
 from execution.models import Atom, MasterPlan
+from execution.runtime.lifecycle import resume_masterplan, start_masterplan
 
 
 def names(masterplan: MasterPlan, status: str) -> set[str]:

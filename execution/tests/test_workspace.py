@@ -4,7 +4,11 @@ import os
 
 import pytest
 
-from execution.workspace import WorkspacePathError, check_relative_path, resolve_in_workspace
+from execution.runtime.workspace import (
+    WorkspacePathError,
+    check_relative_path,
+    resolve_in_workspace,
+)
 
 
 @pytest.mark.parametrize(

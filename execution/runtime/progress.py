@@ -11,7 +11,7 @@ from django.db.models import Avg, Count, Sum
 from django.utils import timezone
 
 from execution.models import Atom, MasterPlan
-from execution.spend import spent_expression
+from execution.runtime.spend import spent_expression
 
 
 def masterplan_progress(masterplan: MasterPlan) -> dict[str, Any]:

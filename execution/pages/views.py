@@ -17,15 +17,15 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from execution import jobs, lifecycle
 from execution.actions import MasterPlanBusyError, delete_masterplan, import_masterplan
-from execution.charts import time_chart
-from execution.concurrency import HISTORY_SECONDS, ConcurrencyLimiter, budget_remaining_pct
-from execution.export import export_masterplan
-from execution.forms import MasterPlanUploadForm
-from execution.masterplan_format import MasterPlanFormatError
+from execution.document.export import export_masterplan
+from execution.document.format import MasterPlanFormatError
 from execution.models import Atom, MasterPlan, Milestone, Phase, Task
-from execution.workspace import WorkspacePathError, resolve_in_workspace, workspace_files
+from execution.pages.charts import time_chart
+from execution.pages.forms import MasterPlanUploadForm
+from execution.runtime import jobs, lifecycle
+from execution.runtime.concurrency import HISTORY_SECONDS, ConcurrencyLimiter, budget_remaining_pct
+from execution.runtime.workspace import WorkspacePathError, resolve_in_workspace, workspace_files
 from mge_site.http import HtmxHttpRequest, SignedInHtmxHttpRequest
 
 

@@ -7,7 +7,7 @@ in the status line users see, and queues what comes next once it has committed. 
 budget and the acceptance app call these verbs; nobody else assigns `status`.
 
 Between waves the plan moves on by itself (`advance`): the next wave with work is
-queued, unless a registered check that gates each wave (execution.checks) has not
+queued, unless a registered check that gates each wave (execution.runtime.checks) has not
 passed the wave before; after the last wave the plan ends `failed` (atoms failed),
 `gate_failed` (a check failed) or `completed` once every enabled check has passed, and
 is held, still running, until they have decided.
@@ -22,10 +22,20 @@ from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from execution import checks
-from execution.jobs import QueueUnavailable, enqueue_wave, refuse_when_saturated, require_queue
 from execution.models import Atom, MasterPlan, Wave, WaveCheck
-from execution.waves import close_wave_if_done, last_closed_wave, open_wave, release_stale_atoms
+from execution.runtime import checks
+from execution.runtime.jobs import (
+    QueueUnavailable,
+    enqueue_wave,
+    refuse_when_saturated,
+    require_queue,
+)
+from execution.runtime.waves import (
+    close_wave_if_done,
+    last_closed_wave,
+    open_wave,
+    release_stale_atoms,
+)
 
 PlanId = uuid.UUID | str
 S = MasterPlan.Status

@@ -3,9 +3,9 @@
 Every state change is a conditional update or happens under a row lock, so a job that
 runs twice, two shards of one wave, or a worker killed mid-wave never run a completed
 atom again: an atom is claimed (pending → running) by exactly one thread
-(execution.claims), and a running atom whose lease lapses (its worker died) goes back
-to pending for the next job (execution.leases). What happens after the wave is the
-lifecycle's (execution.lifecycle.wave_done).
+(execution.runtime.claims), and a running atom whose lease lapses (its worker died) goes back
+to pending for the next job (execution.runtime.leases). What happens after the wave is the
+lifecycle's (execution.runtime.lifecycle.wave_done).
 """
 
 from __future__ import annotations
@@ -26,17 +26,17 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from execution import lifecycle
-from execution.claims import claim_atoms
-from execution.concurrency import ConcurrencyLimiter, slot_held
-from execution.db_lane import DatabaseLane
-from execution.leases import LeaseKeeper
 from execution.llm.generation import generate_code, parses
+from execution.llm.prompts import SYSTEM_PROMPTS, ContextFile, atom_prompt
 from execution.llm.types import CallRefused, LLMRequest
 from execution.models import Atom, AtomDependency, MasterPlan, Wave
-from execution.prompts import SYSTEM_PROMPTS, ContextFile, atom_prompt
-from execution.ramp_up import RampUp
-from execution.workspace import WorkspacePathError, resolve_in_workspace
+from execution.runtime import lifecycle
+from execution.runtime.claims import claim_atoms
+from execution.runtime.concurrency import ConcurrencyLimiter, slot_held
+from execution.runtime.db_lane import DatabaseLane
+from execution.runtime.leases import LeaseKeeper
+from execution.runtime.ramp_up import RampUp
+from execution.runtime.workspace import WorkspacePathError, resolve_in_workspace
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 
 Each enabled check runs as a job after every wave closes, and its verdict is kept per
 wave (`WaveCheck`). What a verdict means for the plan — go on, hold, end `gate_failed`
-— is the lifecycle's business (execution.lifecycle); this module keeps the registry and
+— is the lifecycle's business (execution.runtime.lifecycle); this module keeps the registry and
 the rows, and knows no app's settings: a check says itself whether it is enabled.
 """
 
@@ -18,8 +18,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from execution.jobs import enqueue, job_is_alive
 from execution.models import MasterPlan, Wave, WaveCheck
+from execution.runtime.jobs import enqueue, job_is_alive
 
 logger = logging.getLogger(__name__)
 

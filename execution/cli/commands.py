@@ -14,8 +14,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from execution.actions import import_masterplan
-from execution.export import export_masterplan
-from execution.masterplan_format import MasterPlanFormatError
+from execution.document.export import export_masterplan
+from execution.document.format import MasterPlanFormatError
 from execution.models import MasterPlan
 
 EXIT_BAD_INPUT = 2

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from execution import views
-from execution.lifecycle import ACTIONS
+from execution.pages import views
+from execution.runtime.lifecycle import ACTIONS
 
 app_name = "execution"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from execution.masterplan_format import (
+from execution.document.format import (
     FENCE,
     PLAN_HEADING,
     AtomSpec,

@@ -13,8 +13,8 @@ from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from execution.concurrency import ConcurrencyLimiter
 from execution.models import Atom, Wave
+from execution.runtime.concurrency import ConcurrencyLimiter
 from mge_site.redis_connection import get_redis
 
 WAVE_JOB = "execution.tasks.run_wave"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 
-from execution.masterplan_format import (
+from execution.document.format import (
     AtomSpec,
     MasterPlanDocument,
     MilestoneSpec,
@@ -12,7 +12,7 @@ from execution.masterplan_format import (
     TaskSpec,
     parse_masterplan,
 )
-from execution.masterplan_render import render_masterplan, strip_plan_section
+from execution.document.render import render_masterplan, strip_plan_section
 from execution.models import Atom, AtomDependency, MasterPlan, Milestone, Phase, Task
 
 

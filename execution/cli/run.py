@@ -16,12 +16,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from rq import SimpleWorker
 
-from execution import jobs, lifecycle
-from execution.cli import EXIT_BAD_INPUT, import_file
+from execution.cli.commands import EXIT_BAD_INPUT, import_file
 from execution.llm.offline import OfflineResponder
 from execution.llm.stub_server import StubServer
 from execution.models import MasterPlan
-from execution.progress import masterplan_progress
+from execution.runtime import jobs, lifecycle
+from execution.runtime.progress import masterplan_progress
 
 FINAL_STATUSES = {
     MasterPlan.Status.COMPLETED,

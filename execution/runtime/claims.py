@@ -9,8 +9,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from execution.leases import lease_deadline
 from execution.models import Atom, MasterPlan
+from execution.runtime.leases import lease_deadline
 
 _ATOMS, _PLANS = Atom._meta.db_table, MasterPlan._meta.db_table
 _CLAIM = f"""

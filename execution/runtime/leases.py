@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from execution.db_lane import DatabaseLane
 from execution.models import Atom
+from execution.runtime.db_lane import DatabaseLane
 
 
 def lease_deadline() -> datetime:

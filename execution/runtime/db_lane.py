@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from django.db import close_old_connections, connection
 
-from execution.concurrency import SAMPLES_KEPT, ConcurrencyLimiter
+from execution.runtime.concurrency import SAMPLES_KEPT, ConcurrencyLimiter
 
 T = TypeVar("T")
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from redis.exceptions import RedisError
 
-from execution.concurrency import ConcurrencyLimiter
+from execution.runtime.concurrency import ConcurrencyLimiter
 
 
 def _families() -> tuple[
