@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeAlias, TypeVar, cast
 
 from redis import Redis
 
-from mge_site.redis_connection import shared_redis
+from mge_site.redis_connection import LuaScript, shared_redis
 
 if TYPE_CHECKING:
     from execution.models import MasterPlan
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 MICROS = Decimal(1_000_000)
 EXPIRIES = "mge:budget:reservation-expiries"
 
-_RESERVE = """
+_RESERVE = LuaScript("""
 -- KEYS: hard cap, spent, reserved, reservations, expiries
 -- ARGV: amount, reservation id, expires at, expiries member
 local cap = redis.call('GET', KEYS[1])
@@ -39,9 +39,9 @@ redis.call('INCRBY', KEYS[3], amount)
 redis.call('HSET', KEYS[4], ARGV[2], amount)
 redis.call('ZADD', KEYS[5], ARGV[3], ARGV[4])
 return spent + reserved + amount
-"""
+""")
 
-_SETTLE = """
+_SETTLE = LuaScript("""
 -- KEYS: spent, reserved, reservations, expiries, soft cap
 -- ARGV: reservation id, actual amount (-1: charge what was reserved), expiries member
 local amount = redis.call('HGET', KEYS[3], ARGV[1])
@@ -52,7 +52,7 @@ redis.call('DECRBY', KEYS[2], amount)
 local charge = tonumber(ARGV[2])
 if charge < 0 then charge = tonumber(amount) end
 return {redis.call('INCRBY', KEYS[1], charge), charge, redis.call('GET', KEYS[5]) or '0'}
-"""
+""")
 
 
 def to_micros(amount: Decimal) -> int:
@@ -92,8 +92,6 @@ class Snapshot:
 class BudgetCounters:
     def __init__(self, client: Redis | None = None) -> None:
         self.client = client or shared_redis()
-        self._reserve = self.client.register_script(_RESERVE)
-        self._settle = self.client.register_script(_SETTLE)
 
     # --- loading ------------------------------------------------------------------------
 
@@ -154,7 +152,8 @@ class BudgetCounters:
         Raises LookupError when the plan's counters are not loaded.
         """
         reservation_id = uuid.uuid4().hex
-        result = self._reserve(
+        result = _RESERVE(
+            self.client,
             keys=[
                 _key(masterplan_id, "hard_cap"),
                 _key(masterplan_id, "spent"),
@@ -181,7 +180,8 @@ class BudgetCounters:
         Returns the spend after it, the charge and the soft cap, or None when the
         reservation was already settled (it expired and was charged in full).
         """
-        spent, charged, soft_cap = self._settle(
+        spent, charged, soft_cap = _SETTLE(
+            self.client,
             keys=[
                 _key(masterplan_id, "spent"),
                 _key(masterplan_id, "reserved"),

@@ -37,10 +37,6 @@ class ConcurrencyLimiter:
     def __init__(self, pool: str = "llm") -> None:
         self.client = shared_redis()
         self.prefix = f"mge:concurrency:{pool}"
-        self._acquire = self.client.register_script(scripts.ACQUIRE)
-        self._release = self.client.register_script(scripts.RELEASE)
-        self._cut = self.client.register_script(scripts.CUT)
-        self._compare_and_set = self.client.register_script(scripts.COMPARE_AND_SET)
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}:{name}"
@@ -50,7 +46,8 @@ class ConcurrencyLimiter:
     def try_acquire(self) -> str | None:
         slot = uuid.uuid4().hex
         now = time.time()
-        taken = self._acquire(
+        taken = scripts.ACQUIRE(
+            self.client,
             keys=[self._key("holders"), self._key("limit"), self._key("peak")],
             args=[now, now + settings.MGE_CONCURRENCY_LEASE_SECONDS, slot,
                   settings.MGE_CONCURRENCY_INITIAL],
@@ -100,7 +97,8 @@ class ConcurrencyLimiter:
 
     def release(self, slot: str, llm_ms: float | None = None, *, succeeded: bool = False) -> None:
         """Give the slot back; a call that succeeded may raise the limit by probing."""
-        grown = self._release(
+        grown = scripts.RELEASE(
+            self.client,
             keys=[self._key("holders"), self._key("limit"), self._key("credit"),
                   self._key("hold"), self._key("llm_ms"), self._key("adjustment_counts"),
                   self._key("ceiling")],
@@ -148,7 +146,8 @@ class ConcurrencyLimiter:
     def _set_if(self, expected: int, limit: int, kind: str) -> bool:
         """Set the limit if it still is `expected` (atomic), counting the adjustment."""
         return bool(
-            self._compare_and_set(
+            scripts.COMPARE_AND_SET(
+                self.client,
                 keys=[self._key("limit"), self._key("adjustment_counts")],
                 args=[expected, limit, settings.MGE_CONCURRENCY_INITIAL, kind],
             )
@@ -184,7 +183,8 @@ class ConcurrencyLimiter:
         is one log entry and one count. Returns whether the limit moved.
         """
         now = time.time()
-        previous, limit, first = self._cut(
+        previous, limit, first = scripts.CUT(
+            self.client,
             keys=[self._key("holders"), self._key("limit"), self._key("cut"),
                   self._key("credit"), self._key("last_cut"), self._key("ceiling")],
             args=[now, settings.MGE_CONCURRENCY_MIN, settings.MGE_CONCURRENCY_INITIAL,
