@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
@@ -14,7 +15,7 @@ class WorkspacePathError(ValueError):
     pass
 
 
-def workspace_dir(masterplan_id: object) -> Path:
+def workspace_dir(masterplan_id: uuid.UUID | str) -> Path:
     return settings.MGE_WORKSPACE_ROOT / str(masterplan_id)
 
 
