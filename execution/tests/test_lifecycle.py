@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from conftest import engine_db
@@ -16,6 +18,14 @@ from execution.runtime.lifecycle import (
 )
 
 S = MasterPlan.Status
+
+
+def run_to_the_end(masterplan: MasterPlan, run_jobs: Callable[[], None]) -> MasterPlan:
+    """Start the plan and work every queue until nothing is left to do."""
+    start_masterplan(masterplan.pk)
+    run_jobs()
+    masterplan.refresh_from_db()
+    return masterplan
 
 
 @pytest.fixture
@@ -81,10 +91,7 @@ def test_a_registered_check_runs_after_every_wave_and_its_pass_completes_the_pla
         return Verdict(True)
 
     registered("probe", decide)
-    masterplan = imported("slugkit")
-    start_masterplan(masterplan.pk)
-    run_jobs()
-    masterplan.refresh_from_db()
+    masterplan = run_to_the_end(imported("slugkit"), run_jobs)
     assert masterplan.status == S.COMPLETED, masterplan.status_reason
     waves = masterplan.waves.count()
     assert sorted(decided) == list(range(1, waves + 1))
@@ -99,10 +106,7 @@ def test_every_check_decides_before_the_plan_ends_and_a_failure_ends_it_gate_fai
 ):
     registered("first", lambda wave: Verdict(True))
     registered("second", lambda wave: Verdict(False, "second: 2 findings are CRITICAL"))
-    masterplan = imported("slugkit")
-    start_masterplan(masterplan.pk)
-    run_jobs()
-    masterplan.refresh_from_db()
+    masterplan = run_to_the_end(imported("slugkit"), run_jobs)
     assert masterplan.status == S.GATE_FAILED
     assert masterplan.status_reason == "second: 2 findings are CRITICAL"
     assert masterplan.finished_at is not None
@@ -121,10 +125,7 @@ def test_a_check_that_raises_holds_the_plan_with_the_cause_and_resume_asks_it_ag
         return Verdict(True)
 
     registered("flaky", decide)
-    masterplan = imported("slugkit")
-    start_masterplan(masterplan.pk)
-    run_jobs()
-    masterplan.refresh_from_db()
+    masterplan = run_to_the_end(imported("slugkit"), run_jobs)
     assert masterplan.status == S.RUNNING  # held: no verdict, no end
     assert "RuntimeError: the scoring service is down" in masterplan.status_reason
     assert "Resume the plan to ask it again" in masterplan.status_reason
@@ -143,10 +144,7 @@ def test_a_check_that_gates_each_wave_stops_the_plan_before_the_next_wave(
         lambda wave: Verdict(wave.number < 2, f"wave {wave.number} broke the build"),
         gates_each_wave=lambda masterplan: True,
     )
-    masterplan = imported("inventory-service")  # three waves
-    start_masterplan(masterplan.pk)
-    run_jobs()
-    masterplan.refresh_from_db()
+    masterplan = run_to_the_end(imported("inventory-service"), run_jobs)  # three waves
     assert masterplan.status == S.GATE_FAILED
     assert masterplan.status_reason == "wave 2 broke the build"
     assert list(masterplan.waves.values_list("number", "status")) == [
@@ -159,9 +157,6 @@ def test_a_check_that_gates_each_wave_stops_the_plan_before_the_next_wave(
 @engine_db
 def test_with_no_check_enabled_a_plan_completes_when_its_atoms_do(imported, fast_offline, run_jobs):
     assert checks.enabled_checks() == []  # the acceptance check is off in these tests
-    masterplan = imported("slugkit")
-    start_masterplan(masterplan.pk)
-    run_jobs()
-    masterplan.refresh_from_db()
+    masterplan = run_to_the_end(imported("slugkit"), run_jobs)
     assert masterplan.status == S.COMPLETED
     assert not WaveCheck.objects.filter(masterplan=masterplan).exists()
