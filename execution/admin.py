@@ -6,7 +6,16 @@ from django.contrib import admin
 from django.db import transaction
 from django.http import HttpRequest
 
-from execution.models import Atom, AtomDependency, MasterPlan, Milestone, Phase, Task, Wave
+from execution.models import (
+    Atom,
+    AtomDependency,
+    MasterPlan,
+    Milestone,
+    Phase,
+    Task,
+    Wave,
+    WaveCheck,
+)
 from execution.signals import caps_changed
 
 
@@ -152,3 +161,19 @@ class WaveAdmin(ImportedOnly, admin.ModelAdmin):
     list_filter = ["status"]
     list_select_related = ["masterplan"]
     search_fields = ["masterplan__name"]
+
+
+@admin.register(WaveCheck)
+class WaveCheckAdmin(ImportedOnly, admin.ModelAdmin):
+    """What each registered check said after each wave: written by the checks' jobs and
+    read by the lifecycle, so it is shown, not edited (resume asks a check again)."""
+
+    list_display = ["masterplan", "wave", "check_name", "state", "queued_at", "decided_at"]
+    list_filter = ["state", "check_name"]
+    list_select_related = ["masterplan", "wave"]
+    search_fields = ["masterplan__name", "reason"]
+    readonly_fields = ("id", "masterplan", "wave", "check_name", "state", "reason", "job_id",
+                       "queued_at", "decided_at")  # fmt: skip
+
+    def has_delete_permission(self, request: HttpRequest, obj: WaveCheck | None = None) -> bool:
+        return False

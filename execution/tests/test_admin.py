@@ -7,7 +7,10 @@ from django.urls import reverse
 
 @pytest.mark.django_db
 def test_every_admin_list_and_change_page_loads(admin_client, imported):
+    from django.utils import timezone
+
     from acceptance.models import AcceptanceTest, TestResult, TestRun
+    from execution.models import WaveCheck
 
     masterplan = imported("inventory-service")
     requirement = masterplan.requirements.first()
@@ -17,6 +20,11 @@ def test_every_admin_list_and_change_page_loads(admin_client, imported):
     )  # fmt: skip
     run = TestRun.objects.create(masterplan=masterplan, status="finished", isolation="bwrap")
     TestResult.objects.create(run=run, test=test, status="passed")
+    WaveCheck.objects.create(
+        masterplan=masterplan, wave=masterplan.waves.first(), check_name="acceptance",
+        state="undecided", reason="The acceptance run refused: no sandbox.",
+        queued_at=timezone.now(),
+    )  # fmt: skip
     for model, model_admin in admin.site._registry.items():
         if model._meta.app_label not in ("execution", "acceptance"):
             continue
@@ -88,3 +96,23 @@ def test_an_operator_edits_caps_and_the_database_keeps_them_consistent(admin_cli
     assert accepted.status_code == 302
     masterplan.refresh_from_db()
     assert masterplan.budget_soft_cap_usd == 4
+
+
+@pytest.mark.django_db
+def test_an_operator_reads_a_checks_verdict_but_cannot_edit_or_delete_it(admin_client, imported):
+    from django.utils import timezone
+
+    from execution.models import WaveCheck
+
+    masterplan = imported("slugkit")
+    row = WaveCheck.objects.create(
+        masterplan=masterplan, wave=masterplan.waves.first(), check_name="acceptance",
+        state="undecided", reason="The acceptance run refused: no sandbox.",
+        queued_at=timezone.now(),
+    )  # fmt: skip
+    page = admin_client.get(reverse("admin:execution_wavecheck_change", args=[row.pk]))
+    assert "The acceptance run refused: no sandbox." in page.content.decode()
+    assert 'name="state"' not in page.content.decode()  # shown, not a form field
+    delete = admin_client.post(reverse("admin:execution_wavecheck_delete", args=[row.pk]))
+    assert delete.status_code == 403
+    assert WaveCheck.objects.filter(pk=row.pk).exists()
