@@ -209,6 +209,7 @@ def _classification_request(texts: Sequence[str], masterplan_id: str) -> LLMRequ
         max_tokens=16 + 8 * len(texts),
         purpose="classification",
         masterplan_id=masterplan_id,
+        template_version="classification/1",
     )
 
 

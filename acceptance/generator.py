@@ -168,9 +168,14 @@ def test_prompt(
 
 
 def generate_test(
-    masterplan: MasterPlan, requirement: Requirement, files: Sequence[SourceFile]
+    masterplan: MasterPlan,
+    requirement: Requirement,
+    files: Sequence[SourceFile],
+    *,
+    fresh: bool = False,
 ) -> GeneratedTest:
-    """The test of one requirement. Raises CallRefused when the budget stops the plan."""
+    """The test of one requirement (`fresh`: really ask the model, as a regeneration must,
+    not the response cache). Raises CallRefused when the budget stops the plan."""
     framework = framework_for(requirement.text, files)
     file_path = test_file_path(requirement.position + 1, framework)
     language = "typescript" if framework == "vitest" else "python"
@@ -184,6 +189,8 @@ def generate_test(
             max_tokens=settings.MGE_LLM_MAX_TOKENS,
             purpose="test-generation",
             masterplan_id=str(masterplan.pk),
+            template_version="acceptance-test/1",
+            cache="no-cache" if fresh else "use",
         )
 
     outcome = generate_code(
@@ -261,7 +268,8 @@ def generate_tests(masterplan_id: PlanId, *, only_missing: bool = False) -> dict
         requirements = requirements.filter(acceptance_test__isnull=True)
     counts = {"generated": 0}
     for requirement in requirements:
-        test = generate_test(masterplan, requirement, files)
+        # Regenerating every test (not only the missing ones) asks the model again.
+        test = generate_test(masterplan, requirement, files, fresh=not only_missing)
         with transaction.atomic():
             AcceptanceTest.objects.filter(requirement=requirement).delete()
             AcceptanceTest.objects.create(

@@ -114,11 +114,14 @@ def record_cost(
     reserved: Decimal,
     reservation_id: str,
     kind: str = CostEntry.Kind.SETTLED,
+    *,
+    saved: Decimal | None = None,
 ) -> None:
     """One ledger row: a single INSERT (the atom's own cost is added when it finishes,
     from `LLMResponse.cost_usd`, in the update the engine makes anyway). Written out as
     SQL: every LLM call makes one, and the ORM's save machinery cost three times the
-    statement's CPU (benchmarks/README.md)."""
+    statement's CPU (benchmarks/README.md). `saved`: a cache hit, $0, and what the answer
+    cost when it was paid."""
     # Only a plan's calls are metered: budget_guard passes the others on unrecorded.
     assert request.masterplan_id is not None
     usage = response.usage
@@ -128,7 +131,8 @@ def record_cost(
         "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
         "cache_creation_input_tokens": usage.cache_creation_input_tokens,
         "cache_read_input_tokens": usage.cache_read_input_tokens, "cost_usd": cost,
-        "reserved_usd": reserved, "batch": False, "cache_hit": False, "kind": kind,
+        "reserved_usd": reserved, "batch": False, "cache_hit": saved is not None,
+        "saved_usd": saved or Decimal(0), "kind": kind,
         "reservation_id": reservation_id, "created_at": timezone.now(),
     }  # fmt: skip
     by_name = {field.name: field for field in CostEntry._meta.concrete_fields}
@@ -145,6 +149,13 @@ def record_cost(
             f"VALUES ({', '.join(['%s'] * len(params))})",
             params,
         )
+
+
+def record_cache_hit(request: LLMRequest, saved: Decimal) -> None:
+    """A call answered from the response cache: nothing billed (no tokens, $0) and what
+    the answer cost when it was paid."""
+    record_cost(request, LLMResponse(text="", model=request.model), Decimal(0), Decimal(0),
+                f"cache-{uuid.uuid4().hex}", saved=saved)  # fmt: skip
 
 
 def alert_soft_cap(masterplan_id: MasterPlanId, spent: Decimal) -> None:

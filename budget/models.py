@@ -62,6 +62,9 @@ class CostEntry(models.Model):
     reserved_usd = models.DecimalField(**MONEY, default=Decimal(0))
     batch = models.BooleanField(default=False)
     cache_hit = models.BooleanField(default=False)
+    saved_usd = models.DecimalField(
+        **MONEY, default=Decimal(0), help_text="A cache hit: what the answer cost when it was paid."
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SETTLED)
     reservation_id = models.CharField(max_length=40, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -15,6 +15,7 @@ from acceptance.api import (
     RunView,
 )
 from budget.api import BudgetView, ConfirmationCodeView, OverrideView
+from caching.api import CacheStatsView
 from execution.api.masterplans import (
     AtomViewSet,
     MasterPlanViewSet,
@@ -80,6 +81,7 @@ urlpatterns = [
         GateStatusView.as_view(),
         name="testing-gate-status",
     ),
+    path("caching/stats", CacheStatsView.as_view(), name="caching-stats"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include(router.urls)),

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "execution",
     "acceptance",
     "budget",
+    "caching",
 ]
 
 MIDDLEWARE = [
@@ -216,6 +217,15 @@ if MGE_LLM_PROVIDER == "anthropic" and not ANTHROPIC_API_KEY:
 MGE_LLM_TIMEOUT_SECONDS = env_int("MGE_LLM_TIMEOUT_SECONDS", 120, minimum=1)
 MGE_LLM_MAX_RETRIES = env_int("MGE_LLM_MAX_RETRIES", 2, minimum=0)
 MGE_LLM_MAX_TOKENS = env_int("MGE_LLM_MAX_TOKENS", 4096, minimum=16)
+# The exact LLM response cache (caching.llm_cache): answers kept this long, an answer
+# larger than MGE_LLM_CACHE_MAX_BYTES not kept; a lookup slower than
+# MGE_LLM_CACHE_TIMEOUT_MS goes to the provider (the cache never fails a call). A new
+# namespace starts from an empty cache without flushing the old one.
+MGE_LLM_CACHE = env_choice("MGE_LLM_CACHE", "on", ("on", "off"))
+MGE_LLM_CACHE_TTL_SECONDS = env_int("MGE_LLM_CACHE_TTL_SECONDS", 86400, minimum=1)
+MGE_LLM_CACHE_MAX_BYTES = env_int("MGE_LLM_CACHE_MAX_BYTES", 1024 * 1024, minimum=1024)
+MGE_LLM_CACHE_TIMEOUT_MS = env_int("MGE_LLM_CACHE_TIMEOUT_MS", 50, minimum=1)
+MGE_LLM_CACHE_NAMESPACE = env_str("MGE_LLM_CACHE_NAMESPACE", "default")
 MGE_OFFLINE_LATENCY_MS = env_int("MGE_OFFLINE_LATENCY_MS", 400, minimum=0)
 MGE_OFFLINE_RESPONSES_DIR = BASE_DIR / "examples" / "responses"
 # LLM calls in flight across every worker (execution.runtime.concurrency): where the shared limit

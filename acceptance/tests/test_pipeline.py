@@ -63,8 +63,8 @@ def test_a_failing_must_test_ends_the_plan_gate_failed(
 
     real = generator.generate_test
 
-    def with_a_wrong_expectation(masterplan, requirement, files):
-        test = real(masterplan, requirement, files)
+    def with_a_wrong_expectation(masterplan, requirement, files, **options):
+        test = real(masterplan, requirement, files, **options)
         if requirement.position == 0:
             code = "def test_wrong() -> None:\n    assert 'Déjà Vu' == 'deja-vu'\n"
             return generator.GeneratedTest(**{**test.__dict__, "code": code})

@@ -6,6 +6,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+ATOM_PROMPT_VERSION = "atom/1"
+"""Raise it when the atom prompt's wording changes: cached answers to the old one stop
+being used (caching.llm_cache keys on it)."""
+
 SYSTEM_PROMPTS = {
     "python": (
         "You write one Python 3.11 module at a time for a larger code base. Use only the "

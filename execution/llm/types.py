@@ -19,6 +19,11 @@ class LLMRequest:
     masterplan_id: str | None = None
     atom_id: str | None = None
     wave_id: str | None = None
+    template_version: str = ""
+    """The prompt template's version: a new one must not be answered from the cache."""
+    cache: str = "use"
+    """The response cache for this call: `use`; `no-cache` (ask the model, keep the answer:
+    a regeneration); `no-store` (neither read nor keep)."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,8 @@ class LLMResponse:
     latency_seconds: float = 0.0
     stop_reason: str = "end_turn"
     cost_usd: Decimal | None = None
-    """What the call cost, when a middleware priced it (the budget does)."""
+    """What the call cost, when a stage priced it (the budget does; a cache hit is $0)."""
+    cache_hit: bool = False
 
 
 class LLMError(Exception):

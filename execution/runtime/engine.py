@@ -27,7 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from execution.llm.generation import generate_code, parses
-from execution.llm.prompts import SYSTEM_PROMPTS, ContextFile, atom_prompt
+from execution.llm.prompts import ATOM_PROMPT_VERSION, SYSTEM_PROMPTS, ContextFile, atom_prompt
 from execution.llm.types import CallRefused, LLMRequest
 from execution.models import Atom, AtomDependency, MasterPlan, Wave
 from execution.runtime import lifecycle
@@ -188,6 +188,7 @@ def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str
             masterplan_id=str(atom.masterplan_id),
             atom_id=str(atom.pk),
             wave_id=str(atom.wave_id),
+            template_version=ATOM_PROMPT_VERSION,
         )
 
     outcome = generate_code(

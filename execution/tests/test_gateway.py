@@ -36,8 +36,10 @@ def plugged(monkeypatch):
 
 
 def test_the_chain_runs_cache_then_budget_then_the_slot_then_the_provider(plugged):
-    assert [place for place, _ in gateway.stages()] == ["budget", "concurrency", "provider"]
-    plugged("cache", lambda call, next_stage: next_stage(call))
+    # The caching and budget apps plug theirs in; tracing's place is still empty.
+    assert [place for place, _ in gateway.stages()] == [
+        "cache", "budget", "concurrency", "provider"
+    ]  # fmt: skip
     plugged("trace", lambda call, next_stage: next_stage(call))
     assert [place for place, _ in gateway.stages()] == [
         "trace", "cache", "budget", "concurrency", "provider"

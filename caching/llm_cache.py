@@ -1,0 +1,206 @@
+"""The exact LLM response cache: the gateway's cache stage (before the budget and the
+concurrency slot, so a hit takes neither).
+
+The key is the SHA-256 of a canonical JSON of everything that changes the answer (the
+provider, the model, the system prompt, the messages, max_tokens, the prompt template's
+version) and the namespace; the value is the answer, its usage and what it cost. A hit
+costs nothing: the ledger gets a $0 entry with `cache_hit` and the cost saved. Exact
+only — no similarity matching: for code a near match is a wrong answer (docs/caching.md).
+
+The cache is never a point of failure: Redis down, slow (MGE_LLM_CACHE_TIMEOUT_MS) or an
+entry that does not read back is a miss, and the call goes to the provider.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict
+from decimal import Decimal, InvalidOperation
+from typing import Any, cast
+
+from django.conf import settings
+from redis import Redis
+from redis.exceptions import RedisError
+
+from budget.guardrails import record_cache_hit
+from execution.llm.gateway import get_provider
+from execution.llm.types import Call, LLMRequest, LLMResponse, Next, Usage
+
+logger = logging.getLogger(__name__)
+
+KEY_FORMAT = 1
+"""Bumped when the key's or the value's layout changes: old entries are never read."""
+PREFIX = "mge:llmcache"
+STATS = f"{PREFIX}:stats"
+
+_clients: dict[tuple[int, str, int], Redis] = {}
+
+
+def _client() -> Redis:
+    """A client of its own with a short timeout (per process): a slow Redis must cost a
+    call milliseconds, not the shared client's ten seconds."""
+    timeout_ms = settings.MGE_LLM_CACHE_TIMEOUT_MS
+    key = (os.getpid(), settings.REDIS_URL, timeout_ms)
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = Redis.from_url(
+            settings.REDIS_URL,
+            socket_timeout=timeout_ms / 1000,
+            socket_connect_timeout=timeout_ms / 1000,
+            max_connections=64,
+        )
+    return client
+
+
+def cache_key(request: LLMRequest, provider: str) -> str:
+    """The request's key: the same for requests that must get the same answer."""
+    identity = {
+        "format": KEY_FORMAT,
+        "namespace": settings.MGE_LLM_CACHE_NAMESPACE,
+        "provider": provider,
+        "model": request.model,
+        "system": request.system,
+        "messages": request.messages,
+        "max_tokens": request.max_tokens,
+        "template": request.template_version,
+    }
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return f"{PREFIX}:{hashlib.sha256(canonical.encode()).hexdigest()}"
+
+
+def _plan_index(masterplan_id: str) -> str:
+    return f"{PREFIX}:plan:{masterplan_id}"
+
+
+def cache_stage(call: Call, next_stage: Next) -> LLMResponse:
+    request = call.request
+    if settings.MGE_LLM_CACHE == "off" or request.cache == "no-store":
+        return next_stage(call)
+    key = cache_key(request, get_provider().name)
+    if request.cache != "no-cache":
+        hit = lookup(key)
+        if hit is not None:
+            saved = hit.cost_usd or Decimal(0)
+            _count(request, "hits", saved=saved)
+            if request.masterplan_id is not None:
+                call.run_db(record_cache_hit, request, saved)
+            return LLMResponse(
+                text=hit.text, model=hit.model, usage=hit.usage, stop_reason=hit.stop_reason,
+                cost_usd=Decimal(0), cache_hit=True,
+            )  # fmt: skip
+    _count(request, "misses")
+    response = next_stage(call)
+    store(key, response, request.masterplan_id)
+    return response
+
+
+def lookup(key: str) -> LLMResponse | None:
+    """The kept answer, or None: not kept, unreadable (then dropped, to be rewritten), or
+    Redis not answering in time."""
+    try:
+        raw = cast(bytes | None, _client().get(key))
+    except RedisError as error:
+        logger.warning("LLM cache lookup skipped: %s", error)
+        return None
+    if raw is None:
+        return None
+    try:
+        return _decode(raw)
+    except (ValueError, KeyError, TypeError, InvalidOperation):
+        logger.warning("LLM cache entry %s does not read back: dropped", key)
+        with contextlib.suppress(RedisError):
+            _client().delete(key)
+        return None
+
+
+def _decode(raw: bytes) -> LLMResponse:
+    value = json.loads(raw)
+    usage = value["usage"]
+    if not isinstance(value["text"], str) or not isinstance(value["model"], str):
+        raise TypeError("text and model must be strings")
+    return LLMResponse(
+        text=value["text"],
+        model=value["model"],
+        usage=Usage(**{name: int(usage[name]) for name in asdict(Usage())}),
+        stop_reason=str(value.get("stop_reason", "")),
+        cost_usd=Decimal(value["cost_usd"]),
+    )
+
+
+def store(key: str, response: LLMResponse, masterplan_id: str | None) -> None:
+    """Keep an answer (with its TTL, and in its plan's index for invalidation); one too
+    large, or an answer cut off at max_tokens, is not kept."""
+    if response.stop_reason == "max_tokens":
+        return
+    value = json.dumps(
+        {"text": response.text, "model": response.model, "usage": asdict(response.usage),
+         "stop_reason": response.stop_reason, "cost_usd": str(response.cost_usd or 0)},
+        ensure_ascii=False,
+    ).encode()  # fmt: skip
+    if len(value) > settings.MGE_LLM_CACHE_MAX_BYTES:
+        _count_only("too_large")
+        return
+    ttl = settings.MGE_LLM_CACHE_TTL_SECONDS
+    try:
+        pipe = _client().pipeline(transaction=False)
+        pipe.set(key, value, ex=ttl)
+        if masterplan_id is not None:
+            pipe.sadd(_plan_index(masterplan_id), key)
+            pipe.expire(_plan_index(masterplan_id), ttl)
+        pipe.hincrby(STATS, "bytes_stored", len(value))
+        pipe.execute()
+    except RedisError as error:
+        logger.warning("LLM cache store skipped: %s", error)
+
+
+def invalidate_masterplan(masterplan_id: str) -> int:
+    """Drop every answer a plan's calls stored; returns how many."""
+    client = _client()
+    index = _plan_index(masterplan_id)
+    keys = list(cast(set[bytes], client.smembers(index)))
+    if keys:
+        client.delete(*keys)
+    client.delete(index)
+    return len(keys)
+
+
+def _count(request: LLMRequest, outcome: str, *, saved: Decimal = Decimal(0)) -> None:
+    fields: dict[str, Any] = {outcome: 1}
+    if saved:
+        fields["saved_micros"] = int(saved * 1_000_000)
+    try:
+        pipe = _client().pipeline(transaction=False)
+        for name, amount in fields.items():
+            pipe.hincrby(STATS, name, amount)
+            if request.masterplan_id is not None:
+                pipe.hincrby(f"{STATS}:{request.masterplan_id}", name, amount)
+                pipe.expire(f"{STATS}:{request.masterplan_id}", settings.MGE_LLM_CACHE_TTL_SECONDS)
+        pipe.execute()
+    except RedisError as error:
+        logger.warning("LLM cache counters not updated: %s", error)
+
+
+def _count_only(outcome: str) -> None:
+    try:
+        _client().hincrby(STATS, outcome, 1)
+    except RedisError as error:
+        logger.warning("LLM cache counters not updated: %s", error)
+
+
+def stats(masterplan_id: str | None = None) -> dict[str, Any]:
+    """Hits, misses, their rate and the cost saved, overall or for one plan."""
+    raw = _client().hgetall(STATS if masterplan_id is None else f"{STATS}:{masterplan_id}")
+    counts = {key.decode(): int(value) for key, value in raw.items()}  # type: ignore[union-attr]
+    hits, misses = counts.get("hits", 0), counts.get("misses", 0)
+    return {
+        "hits": hits,
+        "misses": misses,
+        "hit_rate": round(hits / (hits + misses), 4) if hits + misses else None,
+        "saved_usd": str(Decimal(counts.get("saved_micros", 0)) / 1_000_000),
+        "bytes_stored": counts.get("bytes_stored", 0),
+        "too_large": counts.get("too_large", 0),
+    }
