@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from django.conf import settings
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 
 from budget.guardrails import record_cache_hit
@@ -92,9 +93,8 @@ def cache_stage(call: Call, next_stage: Next) -> LLMResponse:
                 text=hit.text, model=hit.model, usage=hit.usage, stop_reason=hit.stop_reason,
                 cost_usd=Decimal(0), cache_hit=True,
             )  # fmt: skip
-    _count(request, "misses")
     response = next_stage(call)
-    store(key, response, request.masterplan_id)
+    store(key, response, request)
     return response
 
 
@@ -131,27 +131,27 @@ def _decode(raw: bytes) -> LLMResponse:
     )
 
 
-def store(key: str, response: LLMResponse, masterplan_id: str | None) -> None:
-    """Keep an answer (with its TTL, and in its plan's index for invalidation); one too
-    large, or an answer cut off at max_tokens, is not kept."""
-    if response.stop_reason == "max_tokens":
-        return
+def store(key: str, response: LLMResponse, request: LLMRequest) -> None:
+    """Count the miss and keep the answer (with its TTL, and in its plan's index for
+    invalidation), in one round trip; one too large, or cut off at max_tokens, is not
+    kept."""
     value = json.dumps(
         {"text": response.text, "model": response.model, "usage": asdict(response.usage),
          "stop_reason": response.stop_reason, "cost_usd": str(response.cost_usd or 0)},
         ensure_ascii=False,
     ).encode()  # fmt: skip
-    if len(value) > settings.MGE_LLM_CACHE_MAX_BYTES:
-        _count_only("too_large")
-        return
     ttl = settings.MGE_LLM_CACHE_TTL_SECONDS
     try:
         pipe = _client().pipeline(transaction=False)
-        pipe.set(key, value, ex=ttl)
-        if masterplan_id is not None:
-            pipe.sadd(_plan_index(masterplan_id), key)
-            pipe.expire(_plan_index(masterplan_id), ttl)
-        pipe.hincrby(STATS, "bytes_stored", len(value))
+        _count_in(pipe, request, {"misses": 1})
+        if len(value) > settings.MGE_LLM_CACHE_MAX_BYTES:
+            pipe.hincrby(STATS, "too_large", 1)
+        elif response.stop_reason != "max_tokens":
+            pipe.set(key, value, ex=ttl)
+            if request.masterplan_id is not None:
+                pipe.sadd(_plan_index(request.masterplan_id), key)
+                pipe.expire(_plan_index(request.masterplan_id), ttl)
+            pipe.hincrby(STATS, "bytes_stored", len(value))
         pipe.execute()
     except RedisError as error:
         logger.warning("LLM cache store skipped: %s", error)
@@ -169,26 +169,25 @@ def invalidate_masterplan(masterplan_id: str) -> int:
 
 
 def _count(request: LLMRequest, outcome: str, *, saved: Decimal = Decimal(0)) -> None:
-    fields: dict[str, Any] = {outcome: 1}
+    fields = {outcome: 1}
     if saved:
         fields["saved_micros"] = int(saved * 1_000_000)
     try:
         pipe = _client().pipeline(transaction=False)
-        for name, amount in fields.items():
-            pipe.hincrby(STATS, name, amount)
-            if request.masterplan_id is not None:
-                pipe.hincrby(f"{STATS}:{request.masterplan_id}", name, amount)
-                pipe.expire(f"{STATS}:{request.masterplan_id}", settings.MGE_LLM_CACHE_TTL_SECONDS)
+        _count_in(pipe, request, fields)
         pipe.execute()
     except RedisError as error:
         logger.warning("LLM cache counters not updated: %s", error)
 
 
-def _count_only(outcome: str) -> None:
-    try:
-        _client().hincrby(STATS, outcome, 1)
-    except RedisError as error:
-        logger.warning("LLM cache counters not updated: %s", error)
+def _count_in(pipe: Pipeline, request: LLMRequest, fields: dict[str, int]) -> None:
+    """Add to the overall counters and the request's plan's (which expire with its keys)."""
+    for name, amount in fields.items():
+        pipe.hincrby(STATS, name, amount)
+        if request.masterplan_id is not None:
+            pipe.hincrby(f"{STATS}:{request.masterplan_id}", name, amount)
+    if request.masterplan_id is not None:
+        pipe.expire(f"{STATS}:{request.masterplan_id}", settings.MGE_LLM_CACHE_TTL_SECONDS)
 
 
 def stats(masterplan_id: str | None = None) -> dict[str, Any]:
