@@ -113,7 +113,7 @@ def decide_after_run(run: TestRun) -> dict[str, Any]:
         return {**summary, "decision": "none: a run that saw every atom's code decides"}
     if gate is None:
         return {**summary, "decision": f"none: the run {run.status}"}
-    row = checks.latest_open(run.masterplan_id, CHECK_NAME)
+    row = checks.open_row_seen_by(run.masterplan_id, CHECK_NAME, run.started_at or run.created_at)
     decision = "none: no check waits for a verdict"
     if row is not None:
         decision = lifecycle.check_decided(checks.record(row, verdict))

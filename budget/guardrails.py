@@ -23,7 +23,7 @@ from budget.counters import BudgetCounters, MasterPlanId
 from budget.models import BudgetAlert, CostEntry
 from budget.overrides import issue_code
 from budget.pricing import cost_of, worst_case_cost
-from execution.llm.types import Call, CallRefused, LLMError, LLMRequest, LLMResponse, Next
+from execution.llm.types import Call, CallRefused, LLMRequest, LLMResponse, Next
 from execution.models import MasterPlan
 from execution.runtime import lifecycle
 
@@ -55,8 +55,10 @@ def budget_guard(call: Call, next_stage: Next) -> LLMResponse:
         )
     try:
         response = next_stage(call)
-    except LLMError:
-        # The provider answered with an error (after the SDK's retries): not billed.
+    except Exception:
+        # The provider answered with an error (after the SDK's retries), or the call never
+        # left (no slot: Redis down): not billed. Left open, the reservation would be
+        # charged in full when it expires, for a call that was not made.
         counters.settle(request.masterplan_id, reservation, Decimal(0))
         raise
     cost = cost_of(request.model, response.usage)

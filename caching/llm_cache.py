@@ -63,6 +63,12 @@ def cache_key(request: LLMRequest, provider: str) -> str:
         "format": KEY_FORMAT,
         "namespace": settings.MGE_LLM_CACHE_NAMESPACE,
         "provider": provider,
+        # Where the answers come from: a stub or a proxy must not answer for the real API.
+        "source": (
+            (settings.ANTHROPIC_BASE_URL or "")
+            if provider == "anthropic"
+            else str(settings.MGE_OFFLINE_RESPONSES_DIR)
+        ),
         "model": request.model,
         "system": request.system,
         "messages": request.messages,

@@ -25,5 +25,6 @@ def release_stale_atoms() -> list[str]:
 
 
 def requeue_lost_checks() -> list[str]:
-    """Periodic: checks whose job was lost on its way run again."""
-    return lifecycle.requeue_lost_checks()
+    """Periodic: checks whose job was lost on its way run again, and plans whose checks
+    decided but did not move on (the queue failed then) move on."""
+    return sorted({*lifecycle.requeue_lost_checks(), *lifecycle.advance_stalled_plans()})

@@ -68,6 +68,13 @@ def test_the_key_is_the_same_only_for_requests_that_must_get_the_same_answer():
     assert key(base, "offline") != key(base, "anthropic")
 
 
+def test_a_stub_or_proxy_does_not_answer_for_the_real_api(settings):
+    settings.ANTHROPIC_BASE_URL = "http://127.0.0.1:8765"
+    from_the_stub = llm_cache.cache_key(request_for(None), "anthropic")
+    settings.ANTHROPIC_BASE_URL = None
+    assert llm_cache.cache_key(request_for(None), "anthropic") != from_the_stub
+
+
 def test_a_new_namespace_starts_from_an_empty_cache(settings):
     before = llm_cache.cache_key(request_for(None), "anthropic")
     settings.MGE_LLM_CACHE_NAMESPACE = "after-the-prompt-rewrite"

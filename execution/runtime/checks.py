@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -154,19 +154,27 @@ def record(row: WaveCheck, verdict: Verdict) -> WaveCheck:
     return row
 
 
-def latest_open(masterplan_id: uuid.UUID | str, check_name: str) -> WaveCheck | None:
-    """The newest row of a check for this plan that has no verdict yet (a run started by
-    hand gives it one)."""
-    return (
+def open_row_seen_by(
+    masterplan_id: uuid.UUID | str, check_name: str, started_at: datetime
+) -> WaveCheck | None:
+    """The newest row of a check for this plan still without a verdict whose wave closed
+    before `started_at`: a run started by hand then saw that wave's code, and may give
+    the row its verdict. A pending row whose job is alive is left to that job."""
+    rows = (
         WaveCheck.objects.filter(
             masterplan_id=masterplan_id,
             check_name=check_name,
             state__in=[WaveCheck.State.PENDING, WaveCheck.State.UNDECIDED],
+            wave__finished_at__lte=started_at,
         )
         .select_related("wave")
         .order_by("-wave__number")
-        .first()
     )
+    for row in rows:
+        if row.state == WaveCheck.State.PENDING and job_is_alive(row.job_id):
+            return None
+        return row
+    return None
 
 
 def lost_checks(quiet_seconds: int) -> Sequence[WaveCheck]:

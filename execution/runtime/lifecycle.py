@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -233,8 +234,9 @@ def _waits_for_gating_checks(masterplan: MasterPlan, wave: Wave, ask_again: bool
     the wave before it (its verdict may also have been lost to a pause: ask again)."""
     if not checks.gates_each_wave(masterplan):
         return False
-    if wave.atoms.exclude(status__in=Atom.RUNNABLE_STATUSES).exists():
-        return False  # started: the gate let it
+    if wave.status != Wave.Status.PENDING:
+        return False  # started: the gate let it (its atoms' statuses do not say: the
+        # dependants of a failed atom are blocked before the wave starts)
     previous = last_closed_wave(masterplan)
     if previous is None:
         return False
@@ -318,3 +320,27 @@ def requeue_lost_checks(quiet_seconds: int = 120) -> list[str]:
             checks.ask(last)
         requeued.append(str(row.masterplan_id))
     return sorted(set(requeued))
+
+
+def advance_stalled_plans(quiet_seconds: int = 120) -> list[str]:
+    """Periodic (the scheduler): a running plan whose last wave's checks have all decided a
+    while ago, with no atom running and the next wave not started, is moved on. Its
+    verdict was recorded, but moving on failed at that moment (the queue unreachable, the
+    worker killed): without this it would wait for a resume."""
+    since = timezone.now() - timedelta(seconds=quiet_seconds)
+    moved = []
+    for masterplan in MasterPlan.objects.filter(status=S.RUNNING):
+        last = last_closed_wave(masterplan)
+        if last is None or masterplan.atoms.filter(status=Atom.Status.RUNNING).exists():
+            continue
+        if masterplan.waves.filter(status=Wave.Status.RUNNING).exists():
+            continue
+        rows = list(last.checks.all())
+        decided = [row for row in rows if row.state != WaveCheck.State.PENDING]
+        if not rows or len(decided) < len(rows):
+            continue
+        if max(row.decided_at or since for row in decided) > since:
+            continue
+        advance(masterplan.pk)
+        moved.append(str(masterplan.pk))
+    return moved

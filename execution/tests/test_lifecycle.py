@@ -160,3 +160,76 @@ def test_with_no_check_enabled_a_plan_completes_when_its_atoms_do(imported, fast
     masterplan = run_to_the_end(imported("slugkit"), run_jobs)
     assert masterplan.status == S.COMPLETED
     assert not WaveCheck.objects.filter(masterplan=masterplan).exists()
+
+
+@engine_db
+def test_a_gating_check_holds_the_next_wave_even_when_the_wave_before_had_failures(
+    registered, imported, stub_server, run_jobs
+):
+    """wave 2's atom that depends on a failed one is blocked before wave 2 starts: that
+    must not read as "started" and let it pass the gate."""
+    stub_server.configure(failing_atoms={"format_quantity": 400})  # stock_badge's dependency
+    registered(
+        "strict",
+        lambda wave: Verdict(wave.number > 1, f"wave {wave.number} broke the build"),
+        gates_each_wave=lambda masterplan: True,
+    )
+    masterplan = run_to_the_end(imported("inventory-service"), run_jobs)
+    assert masterplan.status == S.GATE_FAILED
+    assert masterplan.status_reason == "wave 1 broke the build"
+    assert masterplan.waves.get(number=2).status == Wave.Status.PENDING
+    assert masterplan.atoms.get(name="stock_badge").status == "blocked"
+
+
+@pytest.mark.django_db
+def test_a_run_by_hand_gives_its_verdict_only_to_a_wave_that_closed_before_it_started(
+    imported,
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    masterplan = imported("inventory-service")
+    first, second = masterplan.waves.order_by("number")[:2]
+    now = timezone.now()
+    Wave.objects.filter(pk=first.pk).update(finished_at=now - timedelta(minutes=5))
+    Wave.objects.filter(pk=second.pk).update(finished_at=now)
+    for wave in (first, second):
+        WaveCheck.objects.create(
+            masterplan=masterplan, wave=wave, check_name="acceptance", state="undecided",
+            queued_at=now,
+        )  # fmt: skip
+    started_between = now - timedelta(minutes=1)  # copied the workspace before wave 2 closed
+    row = checks.open_row_seen_by(masterplan.pk, "acceptance", started_between)
+    assert row is not None and row.wave_id == first.pk
+    latest = checks.open_row_seen_by(masterplan.pk, "acceptance", now)
+    assert latest is not None and latest.wave_id == second.pk
+
+
+@engine_db
+def test_a_plan_whose_verdict_could_not_move_it_on_is_moved_on_by_the_scheduler(
+    registered, imported, fast_offline, run_jobs, monkeypatch
+):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from execution.runtime import lifecycle as module
+
+    registered("strict", lambda wave: Verdict(True), gates_each_wave=lambda masterplan: True)
+    real, calls = module.enqueue_wave, []
+
+    def enqueue_failing_once(wave: Wave) -> list[str]:
+        calls.append(wave.number)
+        if len(calls) == 2:  # wave 2, queued by wave 1's verdict: Redis goes away then
+            raise RedisConnectionError("the queue went away")
+        return real(wave)
+
+    monkeypatch.setattr(module, "enqueue_wave", enqueue_failing_once)
+    masterplan = run_to_the_end(imported("slugkit"), run_jobs)
+    assert masterplan.status == S.RUNNING  # the verdict is recorded, the plan stands still
+    assert masterplan.waves.get(number=2).status == Wave.Status.PENDING
+    assert lifecycle.advance_stalled_plans() == []  # decided just now: not yet
+    WaveCheck.objects.filter(masterplan=masterplan).update(decided_at="2000-01-01T00:00:00Z")
+    assert lifecycle.advance_stalled_plans() == [str(masterplan.pk)]
+    run_jobs()
+    masterplan.refresh_from_db()
+    assert masterplan.status == S.COMPLETED, masterplan.status_reason
