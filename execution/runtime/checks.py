@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from rq import get_current_job
 
 from execution.models import MasterPlan, Wave, WaveCheck
 from execution.runtime.jobs import enqueue, job_is_alive
@@ -120,10 +121,14 @@ def _queue(row: WaveCheck, check: Check) -> None:
 
 def evaluate(wave_check_id: uuid.UUID | str) -> WaveCheck | None:
     """Run a check (its job) and record the verdict; None when there is nothing to decide
-    now: the plan is not running (the row stays pending, and resume asks again), or the
-    row was decided meanwhile."""
+    now: the plan is not running (the row stays pending, and resume asks again), the row
+    was decided meanwhile, or it was queued again since this job was (two asks a moment
+    apart): the newer job decides."""
     row = WaveCheck.objects.select_related("wave__masterplan").get(pk=wave_check_id)
     if row.state != WaveCheck.State.PENDING:
+        return None
+    job = get_current_job()
+    if job is not None and row.job_id and job.id != row.job_id:
         return None
     if row.wave.masterplan.status != MasterPlan.Status.RUNNING:
         return None

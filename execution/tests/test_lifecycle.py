@@ -233,3 +233,29 @@ def test_a_plan_whose_verdict_could_not_move_it_on_is_moved_on_by_the_scheduler(
     run_jobs()
     masterplan.refresh_from_db()
     assert masterplan.status == S.COMPLETED, masterplan.status_reason
+
+
+@engine_db
+def test_a_check_job_queued_before_its_row_was_asked_again_decides_nothing(
+    registered, imported, run_jobs
+):
+    import django_rq
+    from django.utils import timezone
+
+    decided: list[int] = []
+
+    def decide(wave: Wave) -> Verdict:
+        decided.append(wave.number)
+        return Verdict(True)
+
+    registered("probe", decide)
+    masterplan = imported("slugkit")
+    MasterPlan.objects.filter(pk=masterplan.pk).update(status=S.RUNNING)
+    row = WaveCheck.objects.create(
+        masterplan=masterplan, wave=masterplan.waves.first(), check_name="probe",
+        job_id="the-newer-job", queued_at=timezone.now(),
+    )  # fmt: skip
+    django_rq.get_queue("default").enqueue(checks.CHECK_JOB, str(row.pk), job_id="a-superseded-job")
+    run_jobs()
+    row.refresh_from_db()
+    assert row.state == WaveCheck.State.PENDING and decided == []
