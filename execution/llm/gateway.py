@@ -21,7 +21,7 @@ from django.conf import settings
 
 from execution.llm.anthropic_provider import AnthropicProvider
 from execution.llm.offline import OfflineProvider, OfflineResponder
-from execution.llm.types import Call, LLMProvider, LLMRequest, LLMResponse, Next, Stage
+from execution.llm.types import Call, LLMProvider, LLMRequest, LLMResponse, Next, Stage, run_here
 from execution.runtime.concurrency import (
     before_provider_request,
     give_back_admission,
@@ -120,11 +120,7 @@ def _build_provider() -> LLMProvider:
     )
 
 
-def _run_here(function: Callable[..., Any], *args: Any) -> Any:
-    return function(*args)
-
-
-def complete(request: LLMRequest, run_db: Callable[..., Any] = _run_here) -> LLMResponse:
+def complete(request: LLMRequest, run_db: Callable[..., Any] = run_here) -> LLMResponse:
     """Send one request through the stages to the provider; raises LLMError when it
     fails, CallRefused when a guard refused it."""
     try:

@@ -17,7 +17,7 @@ from typing import Any
 
 from execution.llm import gateway
 from execution.llm.prompts import NoCodeBlock, extract_code
-from execution.llm.types import LLMError, LLMRequest
+from execution.llm.types import LLMError, LLMRequest, run_here
 from execution.llm.validation import syntax_error
 
 
@@ -48,10 +48,6 @@ def parses(language: str, file_path: str) -> Callable[[str], str | None]:
     return check
 
 
-def _run_here(function: Callable[..., Any], *args: Any) -> Any:
-    return function(*args)
-
-
 def generate_code(
     request_for: Callable[[Sequence[str]], LLMRequest],
     *,
@@ -59,7 +55,7 @@ def generate_code(
     validate: Callable[[str], str | None],
     max_attempts: int,
     first_attempt: int = 1,
-    run_db: Callable[..., Any] = _run_here,
+    run_db: Callable[..., Any] = run_here,
     before_retry: Callable[[int], None] | None = None,
 ) -> Generated:
     """Ask (`request_for(errors so far)`), check, retry with the errors fed back.

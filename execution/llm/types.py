@@ -65,7 +65,8 @@ class LLMProvider(Protocol):
     def complete(self, request: LLMRequest) -> LLMResponse: ...
 
 
-def _run_here(function: Callable[..., Any], *args: Any) -> Any:
+def run_here(function: Callable[..., Any], *args: Any) -> Any:
+    """Run database work in the calling thread (callers without a database lane)."""
     return function(*args)
 
 
@@ -78,7 +79,7 @@ class Call:
     """One call on its way through the gateway's stages."""
 
     request: LLMRequest
-    run_db: Callable[..., Any] = _run_here
+    run_db: Callable[..., Any] = run_here
     """Runs database work the way the caller wants it run (the engine's database lane), so
     a stage never opens connections in the caller's threads: `run_db(function, *args)`."""
     before_wait: Callable[[], None] = _nothing
