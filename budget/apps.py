@@ -10,8 +10,6 @@ class BudgetConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from prometheus_client import REGISTRY
-
         from budget import receivers  # noqa: F401  (the import hook)
         from budget.guardrails import budget_guard
         from budget.metrics import BudgetCollector
@@ -19,13 +17,13 @@ class BudgetConfig(AppConfig):
         from budget.status import lowest_budget_remaining_pct
         from execution.llm import gateway
         from execution.runtime import concurrency, spend
+        from mge_site.prometheus import register_once
 
         gateway.plug("budget", budget_guard)
         concurrency.use_budget_signal(lowest_budget_remaining_pct)
         spend.use_spent_expression(spent_by_masterplan)
 
-        if not any(isinstance(c, BudgetCollector) for c in REGISTRY._collector_to_names):
-            REGISTRY.register(BudgetCollector())
+        register_once(BudgetCollector)
         from budget.pricing import UnknownModel, check_configured_models
 
         try:

@@ -9,12 +9,10 @@ class CachingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from prometheus_client import REGISTRY
-
         from caching.llm_cache import cache_stage
         from caching.metrics import CacheCollector
         from execution.llm import gateway
+        from mge_site.prometheus import register_once
 
         gateway.plug("cache", cache_stage)
-        if not any(isinstance(c, CacheCollector) for c in REGISTRY._collector_to_names):
-            REGISTRY.register(CacheCollector())
+        register_once(CacheCollector)

@@ -9,9 +9,7 @@ class ExecutionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from prometheus_client import REGISTRY
-
         from execution.runtime.concurrency.metrics import ConcurrencyCollector
+        from mge_site.prometheus import register_once
 
-        if not any(isinstance(c, ConcurrencyCollector) for c in REGISTRY._collector_to_names):
-            REGISTRY.register(ConcurrencyCollector())
+        register_once(ConcurrencyCollector)
