@@ -1,5 +1,5 @@
 """Checks that decide after a masterplan's waves, registered by the apps that own them
-(the acceptance gate; next, the precision score).
+(the acceptance gate, the precision score).
 
 Each enabled check runs as a job after every wave closes, and its verdict is kept per
 wave (`WaveCheck`). What a verdict means for the plan — go on, hold, end `gate_failed`
@@ -56,6 +56,9 @@ class Check:
     waiting: str = ""
     """While it runs, for the status line: "the acceptance tests run now and their gate
     decides" (… the release / … whether wave N starts)."""
+    after: tuple[str, ...] = ()
+    """Checks whose verdict on the same wave this one reads (precision reads the acceptance
+    results): its job is queued once they have decided (or when they are not enabled)."""
 
 
 _registry: dict[str, Check] = {}
@@ -90,19 +93,50 @@ def ask(wave: Wave, *, gating_only: bool = False, again: bool = False) -> list[W
     checks = enabled_checks()
     if gating_only:
         checks = [check for check in checks if check.gates_each_wave(wave.masterplan)]
+    checks.sort(key=lambda check: bool(check.after))  # the checks others wait for first
     existing = {row.check_name: row for row in wave.checks.select_for_update()}
     rows = []
     for check in checks:
         row = existing.get(check.name)
         if row is None:
             row = WaveCheck(masterplan_id=wave.masterplan_id, wave=wave, check_name=check.name)
-            _queue(row, check)
+            existing[check.name] = row
+            _queue_or_hold(row, check, existing)
         elif (row.state == WaveCheck.State.PENDING and not job_is_alive(row.job_id)) or (
             again and row.state == WaveCheck.State.UNDECIDED
         ):
-            _queue(row, check)
+            _queue_or_hold(row, check, existing)
         rows.append(row)
     return rows
+
+
+def _waits_for(check: Check, rows: dict[str, WaveCheck]) -> bool:
+    enabled = {other.name for other in enabled_checks()}
+    return any(
+        name in enabled and name in rows and rows[name].state == WaveCheck.State.PENDING
+        for name in check.after
+    )
+
+
+def _queue_or_hold(row: WaveCheck, check: Check, rows: dict[str, WaveCheck]) -> None:
+    if not _waits_for(check, rows):
+        _queue(row, check)
+        return
+    # Pending without a job: `record` queues it when the last check it reads decides.
+    row.state, row.reason, row.decided_at = WaveCheck.State.PENDING, "", None
+    row.job_id, row.queued_at = "", timezone.now()
+    row.save()
+
+
+def _release_waiting(wave_id: uuid.UUID) -> None:
+    with transaction.atomic():
+        rows = {row.check_name: row for row in
+                WaveCheck.objects.select_for_update().filter(wave_id=wave_id)}  # fmt: skip
+        for row in rows.values():
+            check = _registry.get(row.check_name)
+            held = row.state == WaveCheck.State.PENDING and not row.job_id
+            if check is not None and check.after and held and not _waits_for(check, rows):
+                _queue(row, check)
 
 
 def _queue(row: WaveCheck, check: Check) -> None:
@@ -156,6 +190,7 @@ def record(row: WaveCheck, verdict: Verdict) -> WaveCheck:
         state = WaveCheck.State.PASSED if verdict.passed else WaveCheck.State.FAILED
     row.state, row.reason, row.decided_at = state, verdict.reason, timezone.now()
     row.save(update_fields=["state", "reason", "decided_at"])
+    _release_waiting(row.wave_id)
     return row
 
 

@@ -259,3 +259,28 @@ def test_a_check_job_queued_before_its_row_was_asked_again_decides_nothing(
     run_jobs()
     row.refresh_from_db()
     assert row.state == WaveCheck.State.PENDING and decided == []
+
+
+@engine_db
+def test_a_check_that_reads_another_runs_after_it_on_the_same_wave(
+    registered, imported, fast_offline, run_jobs
+):
+    order: list[tuple[str, int]] = []
+
+    def decide_as(name: str) -> Callable[[Wave], Verdict]:
+        def decide(wave: Wave) -> Verdict:
+            order.append((name, wave.number))
+            return Verdict(True)
+
+        return decide
+
+    # Registered first, but it reads "gate": its job waits for gate's verdict.
+    registered("score", decide_as("score"), after=("gate", "not-enabled"))
+    registered("gate", decide_as("gate"))
+    masterplan = run_to_the_end(imported("slugkit"), run_jobs)
+    assert masterplan.status == S.COMPLETED, masterplan.status_reason
+    for wave in masterplan.waves.all():
+        assert order.index(("gate", wave.number)) < order.index(("score", wave.number))
+        rows = {row.check_name: row for row in wave.checks.all()}
+        decided = rows["gate"].decided_at
+        assert decided is not None and rows["score"].queued_at >= decided
