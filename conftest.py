@@ -34,9 +34,10 @@ def _isolated_services(settings: Settings, tmp_path: Path) -> Iterator[None]:
     from mge_site.redis_connection import get_redis
 
     settings.MGE_WORKSPACE_ROOT = tmp_path / "workspaces"
-    # The engine's tests end plans on their atoms; the acceptance app's tests turn the
-    # post-wave tests and their gate on (`acceptance_after_waves`).
+    # The engine's tests end plans on their atoms; the acceptance and precision apps'
+    # tests turn their post-wave checks on.
     settings.MGE_ACCEPTANCE_AFTER_WAVES = False
+    settings.MGE_PRECISION_AFTER_WAVES = False
     # Pages are rendered without a collectstatic run: plain storage, files from the apps.
     settings.STORAGES = {
         **settings.STORAGES,
@@ -190,6 +191,7 @@ def spawn_worker(stub_server, settings):
                 "ANTHROPIC_BASE_URL": stub_server.url,
                 "MGE_WORKSPACE_ROOT": str(settings.MGE_WORKSPACE_ROOT),
                 "MGE_ACCEPTANCE_AFTER_WAVES": str(settings.MGE_ACCEPTANCE_AFTER_WAVES),
+                "MGE_PRECISION_AFTER_WAVES": str(settings.MGE_PRECISION_AFTER_WAVES),
                 **environment,
             },
             stdout=subprocess.DEVNULL,
@@ -203,3 +205,41 @@ def spawn_worker(stub_server, settings):
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+
+
+@pytest.fixture
+def plan_with_files(db, tmp_path):
+    """A masterplan whose atoms have written the given files: `plan_with_files({"M1":
+    {"T1": {"pkg/a.py": "code"}}})` (milestones of tasks of files), every atom completed."""
+    import textwrap
+
+    import yaml
+
+    from execution.actions import import_masterplan
+    from execution.models import Atom
+
+    def make(layout: dict[str, dict[str, dict[str, str]]], name: str = "written") -> object:
+        milestones = []
+        for milestone, tasks in layout.items():
+            milestones.append({"name": milestone, "tasks": [
+                {"name": task, "atoms": [
+                    {"name": path.replace("/", "_").replace(".", "_"), "file": path,
+                     "spec": f"Write {path}."}
+                    for path in files
+                ]}
+                for task, files in tasks.items()
+            ]})  # fmt: skip
+        plan = yaml.safe_dump({"phases": [{"name": "Build", "milestones": milestones}]})
+        front = f"---\nname: {name}\nlanguage: python\n---\n\n# {name}\n\n"
+        document = f"{front}## Plan\n\n```yaml\n{plan}```\n"
+        masterplan = import_masterplan(document)
+        root = Path(masterplan.workspace_path)
+        for tasks in layout.values():
+            for files in tasks.values():
+                for path, code in files.items():
+                    (root / path).parent.mkdir(parents=True, exist_ok=True)
+                    (root / path).write_text(textwrap.dedent(code), encoding="utf-8")
+        masterplan.atoms.update(status=Atom.Status.COMPLETED)
+        return masterplan
+
+    return make

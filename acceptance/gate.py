@@ -102,7 +102,7 @@ def wave_gate_status(
     """The gate after a wave: only the requirements whose test imports no file that is
     still to be written (`planned` − `written`) count yet; the rest are not due."""
     pending = planned - written
-    requirements = _annotated(Requirement.objects.filter(masterplan_id=masterplan_id))
+    requirements = with_latest_results(Requirement.objects.filter(masterplan_id=masterplan_id))
     due, not_due = [], 0
     for requirement in requirements:
         test = getattr(requirement, "acceptance_test", None)
@@ -124,7 +124,7 @@ def wave_gate_status(
 
 def gate_statuses(masterplan_ids: Sequence[_Id]) -> dict[_Id, GateStatus]:
     """The gates of several plans in one query (a list page shows one per row)."""
-    requirements = _annotated(Requirement.objects.filter(masterplan_id__in=masterplan_ids))
+    requirements = with_latest_results(Requirement.objects.filter(masterplan_id__in=masterplan_ids))
     by_plan: dict[_Id, list[Requirement]] = {pk: [] for pk in masterplan_ids}
     key_of = {str(pk): pk for pk in masterplan_ids}  # the ids may come as UUIDs or as text
     for requirement in requirements:
@@ -132,7 +132,7 @@ def gate_statuses(masterplan_ids: Sequence[_Id]) -> dict[_Id, GateStatus]:
     return {pk: _gate(listed) for pk, listed in by_plan.items()}
 
 
-def _annotated(requirements: QuerySet[Requirement]) -> QuerySet[Requirement]:
+def with_latest_results(requirements: QuerySet[Requirement]) -> QuerySet[Requirement]:
     """With each one's test and the status and message of that test's latest result."""
     latest = TestResult.objects.filter(test=OuterRef("acceptance_test")).order_by(
         *TestResult.LATEST_FIRST

@@ -387,3 +387,44 @@ _COMMANDS: dict[str, Callable[[Sandbox, list[TestFile]], tuple[list[str], dict[s
     "pytest": _pytest_command,
     "vitest": _vitest_command,
 }
+
+
+def collection_errors(workspace: Path, tests: Sequence[TestFile]) -> tuple[dict[str, str], str]:
+    """The pytest files among `tests` that do not collect, each with why, from one
+    `--collect-only` run in the sandbox (the precision app's L4 build check); and the
+    sandbox's isolation. Raises SandboxUnavailable as `run_tests` does."""
+    outcomes, runnable = _sort_out([test for test in tests if test.framework == "pytest"])
+    errors = {key: outcome.message for key, outcome in outcomes.items()}
+    with open_sandbox() as sandbox:
+        unwritable = _stage(sandbox, workspace, runnable)
+        errors.update({key: outcome.message for key, outcome in unwritable.items()})
+        runnable = [test for test in runnable if test.key not in unwritable]
+        if runnable:
+            results = sandbox.host_dir("results") / "collect.jsonl"
+            descriptor = os.open(results, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                command, env = _pytest_command(sandbox, runnable)
+                env["MGE_RESULTS_FD"] = str(descriptor)
+                execution = sandbox.run(
+                    [*command[:3], "--collect-only", *command[3:]],
+                    tools=_tools("pytest", sandbox),
+                    env=env,
+                    pass_fd=descriptor,
+                    timeout_s=settings.MGE_ACCEPTANCE_RUN_TIMEOUT_SECONDS,
+                )
+            finally:
+                os.close(descriptor)
+            events = _read_events(results)
+            for test in runnable:
+                failed = [event for event in events if event.get("event") == "file_error"
+                          and _covers(str(event.get("file")), test.path)]  # fmt: skip
+                collected = any(event.get("event") == "collected" and event.get("file") == test.path
+                                for event in events)  # fmt: skip
+                if failed:
+                    errors[test.key] = str(failed[0].get("message") or "collection failed")
+                elif execution.timed_out:
+                    errors[test.key] = _run_timeout_message()
+                elif not collected:
+                    errors[test.key] = f"nothing collected: {test.path} defines no test"
+        isolation = sandbox.isolation
+    return errors, isolation

@@ -18,6 +18,7 @@ from django.utils import timezone
 from acceptance.jobs import JOB_TIMEOUT_SECONDS, enqueue
 from acceptance.models import AcceptanceTest, TestResult, TestRun
 from acceptance.runner import TestFile, run_tests
+from acceptance.signals import test_run_finished
 from execution.models import Atom, MasterPlan, Wave
 from execution.runtime.jobs import QueueUnavailable
 from execution.runtime.waves import last_closed_wave
@@ -136,7 +137,9 @@ def execute_run(run_id: uuid.UUID | str) -> TestRun:
     with transaction.atomic():
         TestResult.objects.bulk_create(results)
         run.isolation = report.isolation
-        return _end(run, TestRun.Status.FINISHED, "")
+        _end(run, TestRun.Status.FINISHED, "")
+    test_run_finished.send(sender=TestRun, run=run)
+    return run
 
 
 def _run_in_workspace(workspace: Path, tests: list[AcceptanceTest]) -> Any:

@@ -31,6 +31,7 @@ from execution.api.runs import (
     MasterPlanProgressView,
 )
 from execution.runtime import lifecycle
+from precision.api import HistoryView, ScoreView, ValidationView
 
 router = DefaultRouter()
 router.register("masterplans", MasterPlanViewSet, basename="masterplan")
@@ -82,6 +83,17 @@ urlpatterns = [
         name="testing-gate-status",
     ),
     path("caching/stats", CacheStatsView.as_view(), name="caching-stats"),
+    path("precision/score/<uuid:masterplan_id>", ScoreView.as_view(), name="precision-score"),
+    path(
+        "precision/history/<uuid:masterplan_id>",
+        HistoryView.as_view(),
+        name="precision-history",
+    ),
+    path(
+        "validation/masterplan/<uuid:masterplan_id>",
+        ValidationView.as_view(),
+        name="validation-masterplan",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include(router.urls)),

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "acceptance",
     "budget",
     "caching",
+    "precision",
 ]
 
 MIDDLEWARE = [
@@ -271,6 +272,12 @@ MGE_CONCURRENCY_LEASE_SECONDS = MGE_LLM_TIMEOUT_SECONDS * (MGE_LLM_MAX_RETRIES +
 # Acceptance tests run after every wave (queue `tests`) and their gate decides how a
 # masterplan ends (completed or gate_failed).
 MGE_ACCEPTANCE_AFTER_WAVES = env_bool("MGE_ACCEPTANCE_AFTER_WAVES", True)
+# L1–L3 validation and a precision snapshot after every wave, L1–L4 after the last one
+# (queue `tests`); each L4 tool (compileall, collect-only, tsc) has this time limit.
+MGE_PRECISION_AFTER_WAVES = env_bool("MGE_PRECISION_AFTER_WAVES", True)
+MGE_PRECISION_BUILD_TIMEOUT_SECONDS = env_int(
+    "MGE_PRECISION_BUILD_TIMEOUT_SECONDS", 300, minimum=10
+)
 # The sandbox generated code runs in (the `sandbox` package): auto is bwrap, else unshare;
 # none runs generated code unisolated and is refused unless DEBUG is on.
 MGE_SANDBOX = env_choice("MGE_SANDBOX", "auto", ("auto", "bwrap", "unshare", "none"))
@@ -285,7 +292,7 @@ MGE_SANDBOX_FILE_SIZE_MB = env_int("MGE_SANDBOX_FILE_SIZE_MB", 64, minimum=1)
 MGE_SANDBOX_OPEN_FILES = env_int("MGE_SANDBOX_OPEN_FILES", 1024, minimum=16)
 MGE_SANDBOX_PROCESSES = env_int("MGE_SANDBOX_PROCESSES", 256, minimum=8)
 MGE_SANDBOX_TMPFS_MB = env_int("MGE_SANDBOX_TMPFS_MB", 512, minimum=8)
-MGE_CLI_MODULES = ["execution.cli.commands", "execution.cli.run", "budget.cli"]
+MGE_CLI_MODULES = ["execution.cli.commands", "execution.cli.run", "budget.cli", "precision.cli"]
 MGE_WORKSPACE_ROOT = Path(env_str("MGE_WORKSPACE_ROOT", str(VAR_DIR / "workspaces"))).resolve()
 MGE_BUDGET_HARD_CAP_USD = env_decimal("MGE_BUDGET_HARD_CAP_USD", Decimal("200"), minimum=Decimal(0))
 MGE_BUDGET_SOFT_CAP_RATIO = env_decimal(

@@ -142,7 +142,7 @@ class Sandbox:
         *,
         tools: Mapping[str, Path],
         env: Mapping[str, str],
-        pass_fd: int,
+        pass_fd: int | None = None,
         timeout_s: float,
     ) -> Execution:
         """Run `command` in the workspace copy; `pass_fd` stays open in it under its number."""
@@ -306,7 +306,7 @@ class Sandbox:
     # --- running ---------------------------------------------------------------------------
 
     def _execute(
-        self, argv: list[str], environment: dict[str, str], pass_fd: int, timeout_s: float
+        self, argv: list[str], environment: dict[str, str], pass_fd: int | None, timeout_s: float
     ) -> Execution:
         started = time.monotonic()
         process = subprocess.Popen(
@@ -316,7 +316,7 @@ class Sandbox:
             stderr=subprocess.STDOUT,
             env=environment,
             cwd=self.run_dir,
-            pass_fds=(pass_fd,),
+            pass_fds=() if pass_fd is None else (pass_fd,),
             process_group=0,
         )
         tail = _OutputTail(process)

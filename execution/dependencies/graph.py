@@ -67,3 +67,46 @@ def topological_levels(
     for node in nodes:
         levels[level[node]].append(node)
     return levels
+
+
+def strongly_connected(dependencies: Mapping[str, Collection[str]]) -> list[set[str]]:
+    """The strongly connected components (Tarjan's algorithm, without recursion): a
+    component of more than one node, or a node that depends on itself, is a cycle."""
+    index: dict[str, int] = {}
+    lowlink: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[set[str]] = []
+    for root in dependencies:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(dependencies.get(root, ()))))]
+        index[root] = lowlink[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, successors = work[-1]
+            successor = next(successors, None)
+            if successor is not None:
+                if successor not in index:
+                    index[successor] = lowlink[successor] = len(index)
+                    stack.append(successor)
+                    on_stack.add(successor)
+                    work.append((successor, iter(sorted(dependencies.get(successor, ())))))
+                elif successor in on_stack:
+                    lowlink[node] = min(lowlink[node], index[successor])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                lowlink[parent] = min(lowlink[parent], lowlink[node])
+            if lowlink[node] == index[node]:
+                component = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.add(member)
+                    if member == node:
+                        break
+                components.append(component)
+    return components

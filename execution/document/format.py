@@ -170,6 +170,13 @@ def _parse_options(meta: YamlMapping, problems: Problems) -> dict[str, Any]:
             problems.add(options.key_lines[key], f"option {key} must be a whole number")
         elif kind is bool and not isinstance(value, bool):
             problems.add(options.key_lines[key], f"option {key} must be true or false")
+        elif kind is float and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1
+        ):
+            problems.add(
+                options.key_lines[key],
+                f"option {key} must be a number between 0 and 1 (0.95 means 95 %)",
+            )
         elif key == "max_attempts" and not 1 <= value <= 10:
             problems.add(options.key_lines[key], "option max_attempts must be between 1 and 10")
         else:

@@ -33,7 +33,7 @@ FRONT_MATTER_KEYS = {
 }
 REQUIREMENT_LISTS = ("must", "should")
 BUDGET_KEYS = {"hard_cap_usd", "soft_cap_usd"}
-OPTION_KEYS = {"enforce_gate_per_wave": bool, "max_attempts": int}
+OPTION_KEYS = {"enforce_gate_per_wave": bool, "max_attempts": int, "min_precision": float}
 ATOM_KEYS = {"name", "file", "language", "complexity", "depends_on", "spec"}
 FENCE = re.compile(r"^(```|~~~)\s*(\w*)\s*$")
 

@@ -18,7 +18,7 @@ from typing import Any
 from execution.llm import gateway
 from execution.llm.prompts import NoCodeBlock, extract_code
 from execution.llm.types import LLMError, LLMRequest, run_here
-from execution.llm.validation import syntax_error
+from execution.llm.validation import code_problem, syntax_error
 
 
 @dataclass
@@ -44,6 +44,15 @@ def parses(language: str, file_path: str) -> Callable[[str], str | None]:
     def check(code: str) -> str | None:
         problem = syntax_error(language, file_path, code)
         return problem and f"{file_path} does not parse: {problem}"
+
+    return check
+
+
+def passes_l1(language: str, file_path: str) -> Callable[[str], str | None]:
+    """The L1 check of an atom's file: it parses, and no registered check fails it."""
+
+    def check(code: str) -> str | None:
+        return code_problem(language, file_path, code)
 
     return check
 

@@ -1,20 +1,26 @@
-"""L1 validation: does the generated file parse? Python with `ast`, TS/JS with tree-sitter."""
+"""L1 validation in the LLM loop: does the generated file parse (Python with `ast`, TS/JS with
+tree-sitter), and do the checks other apps register (the precision app's forbidden
+constructs) find nothing that fails it? What they say is fed back in the next request."""
 
 from __future__ import annotations
 
 import ast
 import threading
+from collections.abc import Callable
 from pathlib import PurePosixPath
 
 import tree_sitter_javascript
 import tree_sitter_typescript
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Language, Node, Parser, Tree
 
 _GRAMMARS = {
     "javascript": Language(tree_sitter_javascript.language()),
     "typescript": Language(tree_sitter_typescript.language_typescript()),
     "tsx": Language(tree_sitter_typescript.language_tsx()),
 }
+CodeCheck = Callable[[str, str, str], str | None]
+"""(language, file path, code) → the problem that fails the file, or None."""
+_code_checks: list[CodeCheck] = []
 _parsers = threading.local()  # a tree-sitter Parser must not be shared between threads
 _python_parse = threading.Lock()
 
@@ -30,6 +36,16 @@ def parse_python(code: str, filename: str = "<unknown>") -> ast.Module:
     Python of 3.11.8 or later is the whole fix."""
     with _python_parse:
         return ast.parse(code, filename=filename)
+
+
+def grammar_of(language: str, file_path: str) -> str:
+    """The tree-sitter grammar of a TS/JS file: .tsx files need the TSX one."""
+    return "tsx" if PurePosixPath(file_path).suffix == ".tsx" else language
+
+
+def parse_tree(language: str, file_path: str, code: str) -> Tree:
+    """The tree-sitter tree of a TypeScript or JavaScript file (errors are nodes in it)."""
+    return _parser(grammar_of(language, file_path)).parse(code.encode("utf-8"))
 
 
 def _parser(grammar: str) -> Parser:
@@ -48,9 +64,7 @@ def syntax_error(language: str, file_path: str, code: str) -> str | None:
         except SyntaxError as error:
             return f"line {error.lineno}: {error.msg}"
         return None
-    suffix = PurePosixPath(file_path).suffix
-    grammar = "tsx" if suffix == ".tsx" else language
-    tree = _parser(grammar).parse(code.encode("utf-8"))
+    tree = parse_tree(language, file_path, code)
     if not tree.root_node.has_error:
         return None
     node = _first_error(tree.root_node)
@@ -70,3 +84,22 @@ def _first_error(root: Node) -> Node:
         if node.has_error:
             stack.extend(reversed(node.children))
     return root
+
+
+def register_code_check(check: CodeCheck) -> None:
+    """Called from an app's `ready()` (which may run twice): each check once."""
+    if check not in _code_checks:
+        _code_checks.append(check)
+
+
+def code_problem(language: str, file_path: str, code: str) -> str | None:
+    """The first thing that fails a generated file: it does not parse, or a registered
+    check's finding. Cheap, in-process checks only: this runs for every answer."""
+    problem = syntax_error(language, file_path, code)
+    if problem:
+        return f"{file_path} does not parse: {problem}"
+    for check in _code_checks:
+        problem = check(language, file_path, code)
+        if problem:
+            return problem
+    return None

@@ -151,7 +151,7 @@ def workspace_file(request: HttpRequest, masterplan_id: str) -> HttpResponse:
     context = {
         "masterplan": masterplan,
         "path": path,
-        "code": target.read_text(encoding="utf-8", errors="replace"),
+        "lines": target.read_text(encoding="utf-8", errors="replace").splitlines(),
         "atom": masterplan.atoms.filter(file_path=path).first(),
     }
     return render(request, "execution/workspace_file.html", context)

@@ -26,7 +26,7 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from execution.llm.generation import generate_code, parses
+from execution.llm.generation import generate_code, passes_l1
 from execution.llm.prompts import ATOM_PROMPT_VERSION, SYSTEM_PROMPTS, ContextFile, atom_prompt
 from execution.llm.types import CallRefused, LLMRequest
 from execution.models import Atom, AtomDependency, MasterPlan, Wave
@@ -194,7 +194,7 @@ def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str
     outcome = generate_code(
         request_for,
         language=atom.language,
-        validate=parses(atom.language, atom.file_path),
+        validate=passes_l1(atom.language, atom.file_path),
         max_attempts=atom.max_attempts,
         first_attempt=atom.attempts,  # the claim counted this one
         run_db=db.run,

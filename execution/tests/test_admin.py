@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.contrib import admin
 from django.urls import reverse
@@ -25,8 +27,15 @@ def test_every_admin_list_and_change_page_loads(admin_client, imported):
         state="undecided", reason="The acceptance run refused: no sandbox.",
         queued_at=timezone.now(),
     )  # fmt: skip
+    from precision.scoring import take_snapshot
+    from precision.validation import validate
+
+    workspace = Path(masterplan.workspace_path)
+    workspace.mkdir(parents=True)
+    (workspace / "stray.py").write_text("import os\n")
+    take_snapshot(masterplan, run=validate(masterplan, (1,)))
     for model, model_admin in admin.site._registry.items():
-        if model._meta.app_label not in ("execution", "acceptance"):
+        if model._meta.app_label not in ("execution", "acceptance", "precision"):
             continue
         meta = model._meta
         changelist = admin_client.get(
@@ -54,6 +63,7 @@ def test_roles_exist_with_their_permissions():
         return set(Group.objects.get(name=role).permissions.values_list("codename", flat=True))
 
     assert "view_requirement" in codenames("viewer")
+    assert {"view_validationrun", "view_precisionsnapshot"} <= codenames("viewer")
     assert not {"add_masterplan", "run_masterplan"} & codenames("viewer")
     assert {"add_masterplan", "run_masterplan", "run_acceptance_tests"} <= codenames("reviewer")
     assert "override_budget" in codenames("budget_approver")

@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from execution.dependencies.graph import CycleError, find_cycle, topological_levels
+from execution.dependencies.graph import (
+    CycleError,
+    find_cycle,
+    strongly_connected,
+    topological_levels,
+)
 
 
 def test_levels_follow_the_longest_dependency_chain():
@@ -34,3 +39,12 @@ def test_levels_refuse_a_cycle():
 
 def test_empty_graph_has_no_levels():
     assert topological_levels([], {}) == []
+
+
+def test_strongly_connected_components_name_every_cycle_and_nothing_else():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a", "d"}, "e": set(), "f": {"e"}}
+    components = sorted(sorted(group) for group in strongly_connected(graph))
+    assert components == [["a", "b", "c"], ["d"], ["e"], ["f"]]
+    # Deeper than the recursion limit, without recursion.
+    chain = {str(n): {str(n + 1)} for n in range(5000)} | {"5000": {"0"}}
+    assert [len(group) for group in strongly_connected(chain)] == [5001]

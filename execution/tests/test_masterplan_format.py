@@ -233,3 +233,13 @@ def test_several_problems_are_reported_together():
     text = replace_in(MINIMAL, "depends_on: [a]", "depends_on: [ghost]")
     text = replace_in(text, "file: pkg/a.py", "file: ../a.py")
     assert len(problems_of(text)) == 2
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "yes", "high"])
+def test_min_precision_must_be_a_fraction_between_0_and_1(value):
+    text = replace_in(MINIMAL, "name: tiny", f"name: tiny\noptions:\n  min_precision: {value}")
+    assert problems_of(text) == [
+        "line 4: option min_precision must be a number between 0 and 1 (0.95 means 95 %)"
+    ]
+    good = replace_in(MINIMAL, "name: tiny", "name: tiny\noptions:\n  min_precision: 0.95")
+    assert parse_masterplan(good).options == {"min_precision": 0.95}

@@ -1,0 +1,176 @@
+"""Precision over the API: the score and its history (seed: /api/v2/precision/score/{id}),
+and validation runs (/api/v2/validation/masterplan/{id})."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from execution.api.runs import ServiceUnavailable, requires
+from execution.models import MasterPlan
+from execution.runtime import jobs
+from precision.models import PrecisionSnapshot, Severity, ValidationCheck, ValidationRun
+from precision.reports import check_json, run_json, snapshot_json
+from precision.scoring import TARGET, WEIGHTS, latest_snapshot
+from precision.tasks import JOB_TIMEOUT_SECONDS
+
+HISTORY_LIMIT = 500
+
+
+def _masterplan(masterplan_id: str) -> MasterPlan:
+    try:
+        return MasterPlan.objects.get(pk=masterplan_id)
+    except MasterPlan.DoesNotExist:
+        raise NotFound(f"No masterplan with the id {masterplan_id}.") from None
+
+
+def not_scored_json(masterplan: MasterPlan) -> dict[str, Any]:
+    return {
+        "masterplan": str(masterplan.pk),
+        "score": None,
+        "spec_conformance": None,
+        "integration_pass": None,
+        "validation_pass": None,
+        "weights": WEIGHTS,
+        "target": TARGET,
+        "meets_target": False,
+        "no_data": ["spec_conformance", "integration_pass", "validation_pass"],
+        "counts": None,
+        "wave": None,
+        "snapshot_at": None,
+        "reason": "not validated yet: the score is taken after each wave, or on demand "
+        f"(POST /api/v2/validation/masterplan/{masterplan.pk})",
+    }
+
+
+class ScoreView(APIView):
+    """GET /precision/score/{masterplan_id}: the latest snapshot of the composite score."""
+
+    permission_classes = [IsAuthenticated, requires("execution.view_masterplan")]
+
+    @extend_schema(responses={200: OpenApiResponse(description="score, its components, counts")})
+    def get(self, request: Request, masterplan_id: str) -> Response:
+        masterplan = _masterplan(masterplan_id)
+        snapshot = latest_snapshot(masterplan.pk)
+        return Response(snapshot_json(snapshot) if snapshot else not_scored_json(masterplan))
+
+
+class HistoryView(APIView):
+    """GET /precision/history/{masterplan_id}: every snapshot, oldest first."""
+
+    permission_classes = [IsAuthenticated, requires("execution.view_masterplan")]
+
+    @extend_schema(responses={200: OpenApiResponse(description="The snapshots, oldest first")})
+    def get(self, request: Request, masterplan_id: str) -> Response:
+        masterplan = _masterplan(masterplan_id)
+        snapshots = (
+            PrecisionSnapshot.objects.filter(masterplan=masterplan)
+            .select_related("wave")
+            .order_by("-created_at")[:HISTORY_LIMIT]
+        )
+        return Response(
+            {
+                "masterplan": str(masterplan.pk),
+                "target": TARGET,
+                "snapshots": [snapshot_json(snapshot) for snapshot in reversed(snapshots)],
+            }
+        )
+
+
+_FILTERS = {
+    "level": ("1", "2", "3", "4"),
+    "passed": ("true", "false"),
+    "severity": tuple(Severity.values),
+    "status": tuple(ValidationCheck.Status.values),
+}
+
+
+class ValidationView(APIView):
+    """POST /validation/masterplan/{id} → 202: run L1–L4 now (a job) and score the plan.
+    GET: the latest run's checks, filtered by ?level=, ?passed=, ?severity=, ?status=."""
+
+    def get_permissions(self) -> list[Any]:
+        needed = (
+            "execution.run_acceptance_tests"
+            if self.request.method == "POST"
+            else ("execution.view_masterplan")
+        )
+        return [IsAuthenticated(), requires(needed)()]
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: OpenApiResponse(description="The queued job"),
+            503: OpenApiResponse(description="The job queue is down"),
+        },
+    )
+    def post(self, request: Request, masterplan_id: str) -> Response:
+        masterplan = _masterplan(masterplan_id)
+        try:
+            jobs.require_queue()
+            job_id = jobs.enqueue(
+                "precision.tasks.validate_masterplan",
+                str(masterplan.pk),
+                queue="tests",
+                timeout_seconds=JOB_TIMEOUT_SECONDS,
+            )
+        except jobs.QueueUnavailable as unavailable:
+            raise ServiceUnavailable(str(unavailable)) from None
+        return Response(
+            {
+                "masterplan_id": str(masterplan.pk),
+                "job_id": job_id,
+                "status_url": f"/api/v2/jobs/{job_id}",
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(name, str, enum=list(values)) for name, values in _FILTERS.items()
+        ],
+        responses={200: OpenApiResponse(description="The latest run and its checks")},
+    )
+    def get(self, request: Request, masterplan_id: str) -> Response:
+        masterplan = _masterplan(masterplan_id)
+        problems = {
+            name: f"must be one of {', '.join(values)} (got {request.query_params[name]!r})"
+            for name, values in _FILTERS.items()
+            if name in request.query_params and request.query_params[name] not in values
+        }
+        if problems:
+            raise ValidationError(problems)
+        run = ValidationRun.objects.filter(masterplan=masterplan).order_by("-created_at").first()
+        if run is None:
+            return Response(
+                {
+                    "masterplan": str(masterplan.pk),
+                    "run": None,
+                    "checks": [],
+                    "reason": "not validated yet",
+                }
+            )
+        checks = run.checks.select_related("atom").order_by("level", "file", "line")
+        params = request.query_params
+        if "level" in params:
+            checks = checks.filter(level=int(params["level"]))
+        if "passed" in params:
+            checks = checks.filter(passed=params["passed"] == "true")
+        if "severity" in params:
+            checks = checks.filter(severity=params["severity"])
+        if "status" in params:
+            checks = checks.filter(status=params["status"])
+        return Response(
+            {
+                "masterplan": str(masterplan.pk),
+                "run": run_json(run),
+                "checks": [check_json(check) for check in checks],
+            }
+        )
