@@ -38,6 +38,7 @@ def _isolated_services(settings: Settings, tmp_path: Path) -> Iterator[None]:
     # tests turn their post-wave checks on.
     settings.MGE_ACCEPTANCE_AFTER_WAVES = False
     settings.MGE_PRECISION_AFTER_WAVES = False
+    settings.METRICS_CACHE_SECONDS = 0  # each test's scrape sees its own rows
     # Pages are rendered without a collectstatic run: plain storage, files from the apps.
     settings.STORAGES = {
         **settings.STORAGES,
@@ -243,3 +244,28 @@ def plan_with_files(db, tmp_path):
         return masterplan
 
     return make
+
+
+@pytest.fixture
+def webhook(settings):
+    """A loopback HTTP endpoint set as MGE_ALERT_WEBHOOK_URL; yields the JSON bodies it got."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None: ...
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.MGE_ALERT_WEBHOOK_URL = f"http://127.0.0.1:{server.server_port}/"
+    yield received
+    server.shutdown()
+    server.server_close()

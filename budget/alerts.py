@@ -72,10 +72,17 @@ def raise_alert(
     return alert
 
 
+def slack_escaped(text: str) -> str:
+    """Text as Slack's mrkdwn shows it literally: `&`, `<` and `>` escaped, so a plan named
+    `<!channel>` or `<@U123>` notifies nobody and links nowhere."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _post_webhook(url: str, level: str, masterplan: MasterPlan, message: str) -> bool:
     """Slack-compatible JSON; a webhook that is down must not stop the run."""
     icon = ":rotating_light:" if level == BudgetAlert.Level.CRITICAL else ":warning:"
-    body = json.dumps({"text": f"{icon} MGE budget {level} — {masterplan.name}: {message}"})
+    text = f"{icon} MGE budget {level} — {slack_escaped(masterplan.name)}: {slack_escaped(message)}"
+    body = json.dumps({"text": text})
     request = urllib.request.Request(
         url,
         data=body.encode(),

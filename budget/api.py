@@ -25,6 +25,7 @@ from budget.status import budget_status
 from execution.api.runs import ServiceUnavailable, requires
 from execution.models import MONEY, MasterPlan
 from execution.runtime import jobs
+from mge_site.throttling import SENSITIVE
 
 
 class BudgetSerializer(serializers.Serializer):
@@ -109,6 +110,7 @@ class OverrideView(APIView):
     """Raise the hard cap of a plan, with a one-time confirmation code; resumes it."""
 
     permission_classes = [IsAuthenticated, requires("execution.override_budget")]
+    throttle_classes = SENSITIVE
 
     @extend_schema(
         request=OverrideSerializer,
@@ -145,6 +147,7 @@ class ConfirmationCodeView(APIView):
     """A new one-time code for an override (shown once, and mailed to approvers)."""
 
     permission_classes = [IsAuthenticated, requires("execution.override_budget")]
+    throttle_classes = SENSITIVE
 
     @extend_schema(
         request=None,

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
 from rq import Worker
 
+from mge_site.metrics import has_metrics_token
 from mge_site.redis_connection import get_redis
 
 
@@ -50,9 +51,11 @@ def _check_redis() -> dict[str, Any]:
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
+    """ok or unhealthy for anyone (a probe needs no more); what was checked, with the
+    errors and latencies, for a logged-in user or a caller with the metrics token."""
     checks = {"database": _check_database(), "redis": _check_redis()}
     healthy = all(check["ok"] for check in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "unhealthy", "checks": checks},
-        status=200 if healthy else 503,
-    )
+    body: dict[str, Any] = {"status": "ok" if healthy else "unhealthy"}
+    if request.user.is_authenticated or has_metrics_token(request):
+        body["checks"] = checks
+    return JsonResponse(body, status=200 if healthy else 503)

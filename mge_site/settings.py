@@ -6,6 +6,7 @@ value stops start-up with a message naming the variable (see `mge_site.env`).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -42,9 +43,60 @@ if SECRET_KEY == DEV_SECRET_KEY and not set(ALLOWED_HOSTS) <= _LOCAL_HOSTS:
         "DJANGO_SECRET_KEY must be set when DJANGO_ALLOWED_HOSTS names a non-local host."
     )
 
+# /metrics: a scrape must send "Authorization: Bearer <MGE_METRICS_TOKEN>"; without a
+# token only loopback callers are answered (and a non-local host needs one). A scrape's
+# output is kept for MGE_METRICS_CACHE_SECONDS: scrapes cannot multiply database queries.
+METRICS_TOKEN = env_optional_str("MGE_METRICS_TOKEN")
+METRICS_CACHE_SECONDS = env_int("MGE_METRICS_CACHE_SECONDS", 5, minimum=0)
+if METRICS_TOKEN is None and not set(ALLOWED_HOSTS) <= _LOCAL_HOSTS:
+    raise ImproperlyConfigured(
+        "MGE_METRICS_TOKEN must be set when DJANGO_ALLOWED_HOSTS names a non-local host: "
+        "/metrics lists every masterplan's cost (send it as a bearer token from Prometheus)."
+    )
+
+# Content-Security-Policy (django-csp) on every response: scripts only from this site (no
+# inline script, no eval: htmx is told so in base.html), nothing framed or framing us.
+# Inline *styles* stay allowed: the progress and budget bars set their width in a style
+# attribute, and Swagger UI injects its styles.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# --- HTTPS (production) -----------------------------------------------------------
+# DJANGO_HTTPS=true sets every safe value at once (what `check --deploy` asks for); each
+# has its own variable to override it.
+HTTPS = env_bool("DJANGO_HTTPS", False)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", HTTPS)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", HTTPS)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", HTTPS)
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+# Behind a proxy that terminates TLS: "HTTP_X_FORWARDED_PROTO,https" (the header the
+# proxy sets, and its value for a secure request). Set it only behind such a proxy.
+_proxy_header = env_list("DJANGO_SECURE_PROXY_SSL_HEADER", [])
+if _proxy_header and len(_proxy_header) != 2:
+    raise ImproperlyConfigured(
+        "DJANGO_SECURE_PROXY_SSL_HEADER must be 'HEADER,value', e.g. HTTP_X_FORWARDED_PROTO,https"
+    )
+SECURE_PROXY_SSL_HEADER = (_proxy_header[0], _proxy_header[1]) if _proxy_header else None
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
+    "axes",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -59,6 +111,7 @@ INSTALLED_APPS = [
     "django_rq",
     "django_htmx",
     "django_prometheus",
+    "csp",
     "execution",
     "acceptance",
     "budget",
@@ -74,9 +127,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "mge_site.request_size.RequestSizeLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -142,6 +199,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Login lockout (django-axes): after MGE_LOGIN_FAILURE_LIMIT failed logins for one
+# username from one address, that pair is locked for MGE_LOGIN_LOCKOUT_MINUTES (429 and a
+# page saying until when). An admin unlocks in Admin → Axes → Access attempts (delete the
+# row) or with `manage.py axes_reset_username NAME`. The address is REMOTE_ADDR.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("MGE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("MGE_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
 LOGIN_REDIRECT_URL = "execution:masterplan-list"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -159,7 +230,9 @@ STORAGES = {
 }
 
 # An uploaded masterplan may be up to 1 MiB; the request limit sits above it so the
-# importer, not Django, answers an oversize document with a message that says so.
+# importer, not Django, answers an oversize document with a message that says so. A body
+# declared larger than DATA_UPLOAD_MAX_MEMORY_SIZE is refused (413) before it is read,
+# file uploads included (mge_site/request_size.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
@@ -176,6 +249,28 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "mge_site.throttling.AnonThrottle",
+        "mge_site.throttling.UserThrottle",
+    ],
+    # "N/second|minute|hour|day"; "sensitive" is confirming an override and issuing codes,
+    # counted per user and per masterplan (mge_site/throttling.py).
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("MGE_API_THROTTLE_ANON", "60/minute"),
+        "user": env_str("MGE_API_THROTTLE_USER", "1200/minute"),
+        "sensitive": env_str("MGE_API_THROTTLE_SENSITIVE", "5/minute"),
+    },
+}
+# The throttles' counters (and any other cache use) live in the shared Redis.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "mge:cache",
+        "TIMEOUT": 300,
+        # A hung Redis must not hang every API request behind its throttle.
+        "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+    }
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MGE V2 control plane API",

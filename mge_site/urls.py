@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from mge_site.health import healthz
+from mge_site.metrics import metrics
 
 urlpatterns = [
     path("", include("execution.pages.urls")),
@@ -15,7 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v2/", include(("mge_site.api", "api"))),
     path("healthz", healthz, name="healthz"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics, name="prometheus-django-metrics"),
 ]
 
 handler404 = "mge_site.not_found.not_found"

@@ -17,10 +17,14 @@ from django.conf import settings
 
 from mge_site.embedded_redis import free_loopback_port
 
+METRICS_TOKEN = "launcher-test-token"
+
 
 def get_json(url: str) -> tuple[int, dict[str, Any]]:
+    """With the metrics token: /healthz then says what it checked."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(request, timeout=2) as response:
             return response.status, json.load(response)
     except urllib.error.HTTPError as error:
         return error.code, json.load(error)
@@ -42,6 +46,7 @@ def test_launcher_serves_runs_a_worker_and_stops_everything_on_ctrl_c(tmp_path):
         "PORT": str(port),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'run.sqlite3'}",
         "MGE_WORKSPACE_ROOT": str(tmp_path / "workspaces"),
+        "MGE_METRICS_TOKEN": METRICS_TOKEN,
     }
     launcher = subprocess.Popen(
         [sys.executable, "-m", "mge_site.launcher"],

@@ -61,6 +61,8 @@ def start_django(**environment: str) -> subprocess.CompletedProcess[str]:
         ("MGE_MODEL_BY_COMPLEXITY", '{"low": "x"}', "must map exactly low, medium and high"),
         ("REDIS_URL", "localhost:6379", "REDIS_URL='localhost:6379' must start with redis://"),
         ("DJANGO_ALLOWED_HOSTS", "mge.example.com", "DJANGO_SECRET_KEY must be set"),
+        ("DJANGO_SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto", "must be 'HEADER,value'"),
+        ("DJANGO_SECURE_HSTS_SECONDS", "-1", "DJANGO_SECURE_HSTS_SECONDS=-1 must be at least 0"),
     ],
 )
 def test_start_up_stops_on_a_bad_variable_naming_it(variable, value, message):
@@ -91,3 +93,59 @@ def test_default_models_are_not_deprecated_by_the_sdk():
     from anthropic.resources.messages.messages import DEPRECATED_MODELS
 
     assert not set(settings.MGE_MODEL_BY_COMPLEXITY.values()) & set(DEPRECATED_MODELS)
+
+
+PRODUCTION = {
+    "DJANGO_DEBUG": "false",
+    "DJANGO_ALLOWED_HOSTS": "mge.example.com",
+    "DJANGO_SECRET_KEY": "k" * 20 + "-not-the-dev-key-" + "q8Zr1!x" * 6,
+    "DJANGO_HTTPS": "true",
+    "DJANGO_CSRF_TRUSTED_ORIGINS": "https://mge.example.com",
+    "MGE_METRICS_TOKEN": "metrics-token-of-the-scraper",
+}
+
+
+def test_a_public_host_needs_a_metrics_token():
+    started = start_django(**{**PRODUCTION, "MGE_METRICS_TOKEN": ""})
+    assert started.returncode != 0
+    assert "MGE_METRICS_TOKEN must be set when DJANGO_ALLOWED_HOSTS names a non-local host" in (
+        started.stderr
+    )
+
+
+def test_check_deploy_is_clean_with_the_production_variables():
+    checked = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "mge_site.settings", **PRODUCTION},
+        capture_output=True, text=True, cwd=settings.BASE_DIR,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "System check identified no issues" in checked.stdout
+    # Without the switch the same check names what is missing.
+    insecure = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "mge_site.settings", **PRODUCTION,
+             "DJANGO_HTTPS": "false"},
+        capture_output=True, text=True, cwd=settings.BASE_DIR,
+    )  # fmt: skip
+    for warning in ("security.W004", "security.W008", "security.W012", "security.W016"):
+        assert warning in insecure.stderr + insecure.stdout
+
+
+def test_the_https_switch_sets_the_safe_values_together():
+    probe = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings "
+         "as s; print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SESSION_COOKIE_SECURE, "
+         "s.CSRF_COOKIE_SECURE, s.SECURE_PROXY_SSL_HEADER)"],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "mge_site.settings", **PRODUCTION,
+             "DJANGO_SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https"},
+        capture_output=True, text=True, cwd=settings.BASE_DIR,
+    )  # fmt: skip
+    assert probe.stdout.split() == [
+        "True",
+        "31536000",
+        "True",
+        "True",
+        "('HTTP_X_FORWARDED_PROTO',",
+        "'https')",
+    ], probe.stderr
