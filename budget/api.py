@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import User
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -16,13 +15,15 @@ from rest_framework.views import APIView
 from budget.overrides import (
     CapsRefused,
     CapTooLow,
+    CodeRefused,
     CodeRejected,
-    issue_code,
+    code_request_message,
     override_and_resume,
+    request_code,
     set_caps,
 )
 from budget.status import budget_status
-from execution.api.runs import ServiceUnavailable, requires
+from execution.api.runs import Conflict, ServiceUnavailable, requires
 from execution.models import MONEY, MasterPlan
 from execution.runtime import jobs
 from mge_site.throttling import SENSITIVE
@@ -144,7 +145,8 @@ class OverrideView(APIView):
 
 
 class ConfirmationCodeView(APIView):
-    """A new one-time code for an override (shown once, and mailed to approvers)."""
+    """A new one-time code for an override; the plan's earlier code is void. Shown once to
+    whoever asked — or, under the two-person rule, mailed to the other approvers only."""
 
     permission_classes = [IsAuthenticated, requires("execution.override_budget")]
     throttle_classes = SENSITIVE
@@ -155,16 +157,29 @@ class ConfirmationCodeView(APIView):
             201: inline_serializer(
                 "ConfirmationCode",
                 {
-                    "confirmation_code": serializers.CharField(),
+                    "confirmation_code": serializers.CharField(allow_null=True),
                     "expires_at": serializers.DateTimeField(),
+                    "two_person": serializers.BooleanField(),
+                    "mailed_to": serializers.IntegerField(),
+                    "detail": serializers.CharField(),
                 },
-            )
+            ),
+            409: OpenApiResponse(description="Two-person rule, and no other approver to mail"),
         },
     )
     def post(self, request: Request, masterplan_id: str) -> Response:
         masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
-        with transaction.atomic():
-            code, expires_at = issue_code(masterplan)
+        try:
+            issued = request_code(masterplan, request.user)  # type: ignore[arg-type]
+        except CodeRefused as refused:
+            raise Conflict(str(refused)) from None
         return Response(
-            {"confirmation_code": code, "expires_at": expires_at}, status=status.HTTP_201_CREATED
+            {
+                "confirmation_code": issued.code,
+                "expires_at": issued.expires_at,
+                "two_person": issued.code is None,
+                "mailed_to": len(issued.mailed_to),
+                "detail": code_request_message(issued),
+            },
+            status=status.HTTP_201_CREATED,
         )

@@ -21,7 +21,7 @@ from django.utils import timezone
 from budget.alerts import raise_alert
 from budget.counters import BudgetCounters, MasterPlanId
 from budget.models import BudgetAlert, CostEntry
-from budget.overrides import issue_code
+from budget.overrides import issue_code, two_person_rule
 from budget.pricing import cost_of, worst_case_cost
 from execution.llm.types import Call, CallRefused, LLMRequest, LLMResponse, Next
 from execution.models import MasterPlan
@@ -194,16 +194,20 @@ def pause_for_budget(masterplan_id: MasterPlanId, needed: Decimal) -> bool:
         masterplan = lifecycle.pause_for_budget(masterplan_id, reason)
         if masterplan is None:
             return False
-        code, expires_at = issue_code(masterplan)
+        if two_person_rule():
+            # A code mailed to every approver would let any one of them override alone.
+            extra = ("To raise the cap, one approver asks for a code on the budget page; it "
+                     "is mailed to the others, and one of them confirms.")  # fmt: skip
+        else:
+            code, expires_at = issue_code(masterplan)
+            extra = (f"Confirmation code to raise the cap: {code} (valid until "
+                     f"{expires_at:%Y-%m-%d %H:%M} UTC, once).")  # fmt: skip
         raise_alert(
             masterplan,
             BudgetAlert.Level.CRITICAL,
             masterplan.budget_hard_cap_usd,
             spent,
             reason,
-            extra_mail_text=(
-                f"Confirmation code to raise the cap: {code} (valid until "
-                f"{expires_at:%Y-%m-%d %H:%M} UTC, once)."
-            ),
+            extra_mail_text=extra,
         )
     return True

@@ -118,9 +118,16 @@ class OverrideCode(models.Model):
         MasterPlan, on_delete=models.CASCADE, related_name="override_codes"
     )
     code_hash = models.CharField(max_length=64)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", help_text="Who asked for it (under the two-person rule not its user).",
+    )  # fmt: skip
     issued_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(
+        null=True, blank=True, help_text="A newer code replaced it: one outstanding code a plan."
+    )
 
     class Meta:
         ordering = ["-issued_at"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,9 +17,11 @@ from budget.models import CostEntry
 from budget.overrides import (
     CapsRefused,
     CapTooLow,
+    CodeRefused,
     CodeRejected,
-    issue_code,
+    code_request_message,
     override_and_resume,
+    request_code,
     set_caps,
 )
 from budget.status import budget_status
@@ -98,12 +99,12 @@ def override(request: SignedInHtmxHttpRequest, masterplan_id: str) -> HttpRespon
 @require_POST
 def new_code(request: HttpRequest, masterplan_id: str) -> HttpResponse:
     masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
-    with transaction.atomic():
-        code, expires_at = issue_code(masterplan)
-    messages.info(
-        request,
-        f"Confirmation code {code}, valid once until {expires_at:%H:%M} UTC. It is shown only now.",
-    )
+    try:
+        issued = request_code(masterplan, request.user)  # type: ignore[arg-type]
+    except CodeRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.info(request, code_request_message(issued))
     return redirect("budget:masterplan-budget", masterplan_id=masterplan.pk)
 
 

@@ -360,6 +360,9 @@ MGE_WAVE_SHARD_SIZE = env_int("MGE_WAVE_SHARD_SIZE", 200, minimum=1)
 # Extra or replacing price rows: a JSON list like the "models" of budget/prices.json.
 MGE_MODEL_PRICES: list[dict[str, str]] = env_json_list("MGE_MODEL_PRICES", [])
 MGE_ALERT_WEBHOOK_URL = env_optional_str("MGE_ALERT_WEBHOOK_URL")
+# The override's confirmation code goes to the *other* approvers and its requester cannot
+# confirm it: on, off, or auto (on once the budget_approver group has two members).
+MGE_OVERRIDE_TWO_PERSON = env_choice("MGE_OVERRIDE_TWO_PERSON", "auto", ("auto", "on", "off"))
 # A reservation whose worker never settled it is charged in full after this long.
 MGE_BUDGET_RESERVATION_TTL_SECONDS = env_int("MGE_BUDGET_RESERVATION_TTL_SECONDS", 900, minimum=5)
 # A slot outlives the longest call: the SDK's timeout for every attempt, plus a margin.
