@@ -170,21 +170,10 @@ class _Phase:
         if remaining <= 0:
             self.summary = "the run's time limit ran out before it started"
             return {test.key: _run_timeout(test.key) for test in self.files}
-        results = sandbox.host_dir("results") / f"{self.framework}.jsonl"
-        descriptor = os.open(results, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            command, env = _COMMANDS[self.framework](sandbox, self.files)
-            env["MGE_RESULTS_FD"] = str(descriptor)
-            execution = sandbox.run(
-                command,
-                tools=_tools(self.framework, sandbox),
-                env=env,
-                pass_fd=descriptor,
-                timeout_s=remaining,
-            )
-        finally:
-            os.close(descriptor)
-        self.events = _read_events(results)
+        command, env = _COMMANDS[self.framework](sandbox, self.files)
+        execution, self.events = _run_reporting(
+            sandbox, self.framework, command, env, self.framework, remaining
+        )
         self.output = execution.output
         self.summary = (
             "killed at the run's time limit"
@@ -298,6 +287,31 @@ def _run_timeout(key: str) -> TestOutcome:
     return TestOutcome(key, "timeout", 0.0, _run_timeout_message(), "")
 
 
+def _run_reporting(
+    sandbox: Sandbox,
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    framework: str,
+    timeout_s: float,
+) -> tuple[Execution, list[dict[str, Any]]]:
+    """Run a command whose plugin streams JSON lines to the descriptor named by
+    MGE_RESULTS_FD, and read what it wrote (`name` names the results file)."""
+    results = sandbox.host_dir("results") / f"{name}.jsonl"
+    descriptor = os.open(results, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        execution = sandbox.run(
+            command,
+            tools=_tools(framework, sandbox),
+            env={**env, "MGE_RESULTS_FD": str(descriptor)},
+            pass_fd=descriptor,
+            timeout_s=timeout_s,
+        )
+    finally:
+        os.close(descriptor)
+    return execution, _read_events(results)
+
+
 def _read_events(path: Path) -> list[dict[str, Any]]:
     """The JSON lines the sandbox wrote; what is not one (a test may write anything to the
     descriptor too) is skipped."""
@@ -400,21 +414,11 @@ def collection_errors(workspace: Path, tests: Sequence[TestFile]) -> tuple[dict[
         errors.update({key: outcome.message for key, outcome in unwritable.items()})
         runnable = [test for test in runnable if test.key not in unwritable]
         if runnable:
-            results = sandbox.host_dir("results") / "collect.jsonl"
-            descriptor = os.open(results, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                command, env = _pytest_command(sandbox, runnable)
-                env["MGE_RESULTS_FD"] = str(descriptor)
-                execution = sandbox.run(
-                    [*command[:3], "--collect-only", *command[3:]],
-                    tools=_tools("pytest", sandbox),
-                    env=env,
-                    pass_fd=descriptor,
-                    timeout_s=settings.MGE_ACCEPTANCE_RUN_TIMEOUT_SECONDS,
-                )
-            finally:
-                os.close(descriptor)
-            events = _read_events(results)
+            command, env = _pytest_command(sandbox, runnable)
+            execution, events = _run_reporting(
+                sandbox, "collect", [*command[:3], "--collect-only", *command[3:]], env,
+                "pytest", settings.MGE_ACCEPTANCE_RUN_TIMEOUT_SECONDS,
+            )  # fmt: skip
             for test in runnable:
                 failed = [event for event in events if event.get("event") == "file_error"
                           and _covers(str(event.get("file")), test.path)]  # fmt: skip

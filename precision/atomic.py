@@ -171,11 +171,21 @@ def _ruff(workspace: Workspace, sources: list[Source]) -> list[CheckResult]:
     ]
 
 
+# Every forbidden construct spells one of these: code without any needs no second parse
+# (the engine asks this of every answer).
+_PYTHON_MARKERS = ("eval", "exec", "*", "system", "popen", "shell")
+_SCRIPT_MARKERS = ("eval", "Function")
+
+
 def forbidden(language: str, path: str, code: str) -> list[Finding]:
     """The forbidden constructs of a file that parses."""
     if language == "python":
-        return _python_forbidden(path, code)
-    return _script_forbidden(language, path, code)
+        return _python_forbidden(path, code) if _mentions(code, _PYTHON_MARKERS) else []
+    return _script_forbidden(language, path, code) if _mentions(code, _SCRIPT_MARKERS) else []
+
+
+def _mentions(code: str, markers: tuple[str, ...]) -> bool:
+    return any(marker in code for marker in markers)
 
 
 def retry_problem(language: str, path: str, code: str) -> str | None:

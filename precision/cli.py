@@ -38,7 +38,7 @@ def find_masterplan(target: str) -> MasterPlan:
         return named[0]
     if named:
         raise CommandError(
-            f"{len(MasterPlan.objects.filter(name=target))} masterplans are named {target!r}: "
+            f"{MasterPlan.objects.filter(name=target).count()} masterplans are named {target!r}: "
             "give the id",
             returncode=EXIT_BAD_INPUT,
         )

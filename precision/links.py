@@ -17,7 +17,7 @@ import functools
 import importlib.machinery
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -121,26 +121,23 @@ class _PythonLinks:
     def exported(self, name: str) -> set[str] | None:
         """The names module `name` of the workspace binds at its top level, following
         `from … import *` through the workspace; None when any name may exist."""
-        if name in self._exports:
-            return self._exports[name]
-        self._exports[name] = set()  # a star-import cycle adds nothing more
+        return _with_star_exports(name, self._exports, self._own_names, self._star_modules,
+                                  keep=lambda exported: not exported.startswith("_"))  # fmt: skip
+
+    def _own_names(self, name: str) -> set[str] | None:
         module = self.by_name.get(name)
-        names: set[str] | None = set()
         if module is None:
-            names = set()
-        elif module.dynamic:
-            names = None
-        else:
-            names = set(module.defined)
-            for star in (imp for imp in module.imports if imp.star and not imp.deferred):
-                target = self.target(star.module)
-                more = self.exported(star.module) if target and target.in_workspace else None
-                if more is None:
-                    names = None
-                    break
-                names |= {n for n in more if not n.startswith("_")}
-        self._exports[name] = names
-        return names
+            return set()
+        return None if module.dynamic else module.defined
+
+    def _star_modules(self, name: str) -> list[str | None]:
+        module = self.by_name.get(name)
+        imports = module.imports if module else []
+        stars = [imp.module for imp in imports if imp.star and not imp.deferred]
+        return [
+            star if (target := self.target(star)) and target.in_workspace else None
+            for star in stars
+        ]
 
     def has_name(self, module: str, name: str) -> bool:
         if f"{module}.{name}" in self.by_name or f"{module}.{name}" in self.packages:
@@ -347,24 +344,19 @@ class _ScriptLinks:
         self.packages = _declared_packages(workspace.root)
 
     def exported(self, path: str) -> set[str] | None:
-        if path in self._exports:
-            return self._exports[path]
-        self._exports[path] = set()
+        """The names a file exports, following `export * from` through the workspace
+        (a default export is not re-exported); None when any name may exist."""
+        return _with_star_exports(path, self._exports, self._own_names, self._star_files,
+                                  keep=lambda exported: exported != "default")  # fmt: skip
+
+    def _own_names(self, path: str) -> set[str] | None:
         module = self.modules.get(path)
-        names: set[str] | None
-        if module is None or module.commonjs:
-            names = None
-        else:
-            names = set(module.exports)
-            for specifier in module.star_from:
-                target = ts_code.resolve(path, specifier, self.files)
-                more = self.exported(target) if target else None
-                if more is None:
-                    names = None
-                    break
-                names |= more - {"default"}
-        self._exports[path] = names
-        return names
+        return None if module is None or module.commonjs else module.exports
+
+    def _star_files(self, path: str) -> list[str | None]:
+        module = self.modules.get(path)
+        specifiers = module.star_from if module else []
+        return [ts_code.resolve(path, specifier, self.files) for specifier in specifiers]
 
     def check_file(self, module: TsModule) -> list[CheckResult]:
         results = []
@@ -456,6 +448,32 @@ class _ScriptLinks:
                     )
                 )
         return result
+
+
+def _with_star_exports(
+    key: str,
+    memo: dict[str, set[str] | None],
+    own: Callable[[str], set[str] | None],
+    stars: Callable[[str], list[str | None]],
+    keep: Callable[[str], bool],
+) -> set[str] | None:
+    """A module's own names and those of the modules it star-re-exports (`keep` says which
+    of theirs pass on), memoised; None when any name may exist — its own names cannot be
+    listed, or a star re-export names something outside the workspace."""
+    if key in memo:
+        return memo[key]
+    memo[key] = set()  # a cycle of star re-exports adds nothing more
+    names = own(key)
+    if names is not None:
+        names = set(names)
+        for star in stars(key):
+            more = _with_star_exports(star, memo, own, stars, keep) if star else None
+            if more is None:
+                names = None
+                break
+            names |= {name for name in more if keep(name)}
+    memo[key] = names
+    return names
 
 
 def _declared_packages(root: Path) -> set[str]:
