@@ -31,6 +31,25 @@ def validate(
     every file) and store the run with its checks."""
     started = time.monotonic()
     run = ValidationRun.objects.create(masterplan=masterplan, wave=wave, levels=sorted(levels))
+    try:
+        _run_levels(run, masterplan, levels, paths, started)
+    except Exception as error:
+        # The run says it stopped (else it would read "running" for ever); the caller — the
+        # check, whose verdict is then "undecided", or the CLI — reports the cause.
+        run.status, run.message = ValidationRun.Status.ERROR, f"{type(error).__name__}: {error}"
+        run.finished_at, run.duration_s = timezone.now(), time.monotonic() - started
+        run.save(update_fields=["status", "message", "finished_at", "duration_s"])
+        raise
+    return run
+
+
+def _run_levels(
+    run: ValidationRun,
+    masterplan: MasterPlan,
+    levels: Sequence[int],
+    paths: Iterable[str] | None,
+    started: float,
+) -> None:
     workspace = read_workspace(Path(masterplan.workspace_path), masterplan.pk)
     wanted = list(paths) if paths is not None else None
     results: list[CheckResult] = []
@@ -46,7 +65,6 @@ def validate(
         tools.update(report.tools)
         run.isolation = report.isolation
     _store(run, workspace, results, tools, time.monotonic() - started)
-    return run
 
 
 @transaction.atomic

@@ -294,3 +294,18 @@ def test_a_missing_tool_is_a_check_in_error_that_says_what_to_install(
     check = run.checks.get(level=4, file="a.ts")
     assert check.status == "error" and check.passed is False
     assert "npm ci" in check.message
+
+
+def test_a_validation_that_crashes_is_stored_as_an_error_not_left_running(
+    plan_with_files, monkeypatch
+):
+    def broken(workspace, masterplan_id):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(build, "check", broken)
+    masterplan = plan_with_files({"M": {"T": {"a.py": "x = 1\n"}}})
+    with pytest.raises(OSError):
+        validate(masterplan)
+    run = ValidationRun.objects.get(masterplan=masterplan)
+    assert run.status == "error" and run.message == "OSError: disk full"
+    assert run.finished_at is not None
