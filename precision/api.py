@@ -17,8 +17,8 @@ from execution.api.runs import ServiceUnavailable, requires
 from execution.models import MasterPlan
 from execution.runtime import jobs
 from precision.models import PrecisionSnapshot, Severity, ValidationCheck, ValidationRun
-from precision.reports import check_json, run_json, snapshot_json
-from precision.scoring import TARGET, WEIGHTS, latest_snapshot
+from precision.reports import check_json, not_scored_json, run_json, snapshot_json
+from precision.scoring import TARGET, latest_snapshot
 from precision.tasks import JOB_TIMEOUT_SECONDS
 
 HISTORY_LIMIT = 500
@@ -29,25 +29,6 @@ def _masterplan(masterplan_id: str) -> MasterPlan:
         return MasterPlan.objects.get(pk=masterplan_id)
     except MasterPlan.DoesNotExist:
         raise NotFound(f"No masterplan with the id {masterplan_id}.") from None
-
-
-def not_scored_json(masterplan: MasterPlan) -> dict[str, Any]:
-    return {
-        "masterplan": str(masterplan.pk),
-        "score": None,
-        "spec_conformance": None,
-        "integration_pass": None,
-        "validation_pass": None,
-        "weights": WEIGHTS,
-        "target": TARGET,
-        "meets_target": False,
-        "no_data": ["spec_conformance", "integration_pass", "validation_pass"],
-        "counts": None,
-        "wave": None,
-        "snapshot_at": None,
-        "reason": "not validated yet: the score is taken after each wave, or on demand "
-        f"(POST /api/v2/validation/masterplan/{masterplan.pk})",
-    }
 
 
 class ScoreView(APIView):

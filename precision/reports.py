@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from execution.models import MasterPlan
 from precision.models import PrecisionSnapshot, ValidationCheck, ValidationRun
 from precision.scoring import TARGET, WEIGHTS
 
@@ -54,4 +55,23 @@ def snapshot_json(snapshot: PrecisionSnapshot) -> dict[str, Any]:
         "counts": snapshot.counts,
         "wave": snapshot.wave.number if snapshot.wave_id and snapshot.wave else None,
         "snapshot_at": snapshot.created_at.isoformat(),
+    }
+
+
+def not_scored_json(masterplan: MasterPlan) -> dict[str, Any]:
+    return {
+        "masterplan": str(masterplan.pk),
+        "score": None,
+        "spec_conformance": None,
+        "integration_pass": None,
+        "validation_pass": None,
+        "weights": WEIGHTS,
+        "target": TARGET,
+        "meets_target": False,
+        "no_data": ["spec_conformance", "integration_pass", "validation_pass"],
+        "counts": None,
+        "wave": None,
+        "snapshot_at": None,
+        "reason": "not validated yet: the score is taken after each wave, or on demand "
+        f"(POST /api/v2/validation/masterplan/{masterplan.pk})",
     }

@@ -9,7 +9,7 @@ from django.utils.html import format_html
 from execution.models import MasterPlan
 from precision.charts import history_chart
 from precision.models import PrecisionSnapshot, ValidationCheck
-from precision.scoring import TARGET, WEIGHTS
+from precision.scoring import TARGET, WEIGHTS, latest_snapshot
 
 register = template.Library()
 HISTORY_POINTS = 60
@@ -59,15 +59,14 @@ def precision_panel(masterplan: MasterPlan) -> dict[str, Any]:
 
 @register.simple_tag
 def precision_badge(masterplan: MasterPlan) -> str:
-    snapshot = PrecisionSnapshot.objects.filter(masterplan=masterplan).order_by("-created_at")
-    latest = snapshot.values_list("score", "meets_target").first()
+    latest = latest_snapshot(masterplan.pk)
     if latest is None:
         return format_html('<span class="pill muted">{}</span>', "not validated yet")
-    score, met = latest
+    met = latest.meets_target
     return format_html(
         '<span class="pill {}">{} ({} the {} target)</span>',
         "ok" if met else "bad",
-        percent(score),
+        percent(latest.score),
         "meets" if met else "below",
         percent(TARGET, 0),
     )
