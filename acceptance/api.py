@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
-from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -22,6 +20,7 @@ from acceptance.runs import NotNow, request_generation, request_run, run_summary
 from execution.api.runs import Conflict, ServiceUnavailable, requires
 from execution.models import MasterPlan, Wave
 from execution.runtime.jobs import QueueUnavailable
+from mge_site.query import one_of, optional_boolean, read_query
 
 
 class RequirementSerializer(serializers.ModelSerializer):
@@ -44,7 +43,14 @@ class GenerateView(APIView):
 
     permission_classes = [IsAuthenticated, requires("execution.run_acceptance_tests")]
 
-    @extend_schema(request=None, responses={202: OpenApiResponse(description="The queued job")})
+    @extend_schema(
+        request=None,
+        responses={
+            202: OpenApiResponse(description="The queued job"),
+            409: OpenApiResponse(description="Not now: no requirements, or the plan runs"),
+            503: OpenApiResponse(description="The job queue is down"),
+        },
+    )
     def post(self, request: Request, masterplan_id: str) -> Response:
         masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
         try:
@@ -66,7 +72,14 @@ class RunView(APIView):
 
     permission_classes = [IsAuthenticated, requires("execution.run_acceptance_tests")]
 
-    @extend_schema(request=None, responses={202: OpenApiResponse(description="The queued run")})
+    @extend_schema(
+        request=None,
+        responses={
+            202: OpenApiResponse(description="The queued run"),
+            409: OpenApiResponse(description="Not now: no tests yet, or a run is under way"),
+            503: OpenApiResponse(description="The job queue is down"),
+        },
+    )
     def post(self, request: Request, wave_id: str) -> Response:
         wave = get_object_or_404(Wave.objects.select_related("masterplan"), pk=wave_id)
         try:
@@ -111,10 +124,21 @@ class TestResultSerializer(serializers.ModelSerializer):
                   "created_at"]  # fmt: skip
 
 
-FILTERS = {
-    "status": TestResult.Status.values,
-    "priority": Requirement.Priority.values,
-}
+WAVE_NUMBER_OR_ID = (
+    r"^([0-9]{1,6}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+)
+
+
+class ResultsQuery(serializers.Serializer):
+    status = one_of(TestResult.Status.choices)
+    priority = one_of(Requirement.Priority.choices)
+    wave = serializers.RegexField(
+        WAVE_NUMBER_OR_ID,
+        required=False,
+        help_text="A wave number or a wave id.",
+        error_messages={"invalid": "Give a wave number (1, 2, …) or a wave id (a UUID)."},
+    )
+    latest = optional_boolean("true: each test's latest result only.")
 
 
 class ResultsView(ListAPIView):
@@ -126,55 +150,32 @@ class ResultsView(ListAPIView):
     serializer_class = TestResultSerializer
     filter_backends: list[type] = []
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", enum=TestResult.Status.values),
-            OpenApiParameter("priority", enum=Requirement.Priority.values),
-            OpenApiParameter("wave", str, description="wave number or id"),
-            OpenApiParameter("latest", bool),
-        ]
-    )
+    @extend_schema(parameters=[ResultsQuery])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         masterplan = get_object_or_404(MasterPlan, pk=self.kwargs["masterplan_id"])
+        query = read_query(self.request, ResultsQuery)
         results = TestResult.objects.filter(run__masterplan=masterplan).select_related(
             "test__requirement", "wave"
         )
-        params = self.request.query_params
-        problems = {
-            name: f"{params[name]!r} is not one of {', '.join(allowed)}"
-            for name, allowed in FILTERS.items()
-            if name in params and params[name] not in allowed
-        }
-        if problems:
-            raise ValidationError(problems)
-        if "status" in params:
-            results = results.filter(status=params["status"])
-        if "priority" in params:
-            results = results.filter(test__requirement__priority=params["priority"])
-        if "wave" in params:
-            results = results.filter(**_wave_filter(params["wave"], masterplan))
-        if params.get("latest", "").lower() in ("1", "true", "yes"):
+        if "status" in query:
+            results = results.filter(status=query["status"])
+        if "priority" in query:
+            results = results.filter(test__requirement__priority=query["priority"])
+        if "wave" in query:
+            wave = query["wave"]
+            results = results.filter(
+                **({"wave__number": int(wave)} if wave.isdigit() else {"wave_id": wave})
+            )
+        if query.get("latest"):
             newest = TestResult.objects.filter(test=OuterRef("test")).order_by(
                 *TestResult.LATEST_FIRST
             )
             results = results.filter(pk=Subquery(newest.values("pk")[:1]))
             return results.order_by("test__requirement__position")
         return results.order_by("-created_at", "test__requirement__position")
-
-
-def _wave_filter(value: str, masterplan: MasterPlan) -> dict[str, Any]:
-    if value.isdigit():
-        return {"wave__number": int(value)}
-    try:
-        wave = masterplan.waves.get(pk=value)
-    except (Wave.DoesNotExist, DjangoValidationError):
-        raise ValidationError(
-            {"wave": f"{value!r} is neither a wave number nor the id of a wave of this plan"}
-        ) from None
-    return {"wave": wave}
 
 
 class GateStatusView(APIView):

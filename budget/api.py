@@ -6,27 +6,60 @@ from django.contrib.auth.models import User
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import (
+    APIException,
+    ErrorDetail,
+    PermissionDenied,
+    ValidationError,
+)
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from budget.caps import CapsRefused, decide, held_message, set_caps
+from budget.models import CapRequest
 from budget.overrides import (
-    CapsRefused,
     CapTooLow,
     CodeRefused,
     CodeRejected,
     code_request_message,
     override_and_resume,
     request_code,
-    set_caps,
 )
-from budget.status import budget_status
+from budget.status import STATES, budget_status
 from execution.api.runs import Conflict, ServiceUnavailable, requires
 from execution.models import MONEY, MasterPlan
 from execution.runtime import jobs
+from mge_site.money import AmountField
 from mge_site.throttling import SENSITIVE
+
+
+class Refused(APIException):
+    """A refusal whose HTTP status the budget's verbs chose (CapsRefused.status)."""
+
+    def __init__(self, refused: CapsRefused) -> None:
+        message = str(refused)
+        super().__init__(message)
+        self.status_code = refused.status
+        if refused.field:  # the one error shape names the input to fix
+            self.detail = {
+                "detail": ErrorDetail(message),
+                "errors": {refused.field: [ErrorDetail(message)]},
+            }
+
+
+class CapRequestSerializer(serializers.ModelSerializer):
+    requested_by = serializers.CharField(source="requested_by.username", default=None)
+    decided_by = serializers.CharField(source="decided_by.username", default=None)
+
+    class Meta:
+        model = CapRequest
+        fields = ["id", "source", "status", "hard_cap_usd", "soft_cap_usd",
+                  "applied_hard_cap_usd", "requested_by", "created_at", "decided_by",
+                  "decided_at", "note"]  # fmt: skip
+        read_only_fields = fields
 
 
 class BudgetSerializer(serializers.Serializer):
@@ -37,27 +70,26 @@ class BudgetSerializer(serializers.Serializer):
     percentage_used = serializers.DecimalField(max_digits=9, decimal_places=2)
     remaining_budget = serializers.DecimalField(**MONEY)
     reserved_usd = serializers.DecimalField(**MONEY)
-    status = serializers.ChoiceField(choices=["OK", "WARNING", "CRITICAL", "PAUSED"])
+    status = serializers.ChoiceField(choices=STATES)
+    pending_cap_request = CapRequestSerializer(allow_null=True)
 
 
 class CapsSerializer(serializers.Serializer):
-    hard_cap_usd = serializers.DecimalField(
-        max_digits=14, decimal_places=6, min_value=0, required=False
-    )
-    soft_cap_usd = serializers.DecimalField(
-        max_digits=14, decimal_places=6, min_value=0, required=False
-    )
+    hard_cap_usd = AmountField(required=False)
+    soft_cap_usd = AmountField(required=False)
 
-    def validate(self, data: dict) -> dict:
-        if not data:
-            raise serializers.ValidationError("Send hard_cap_usd, soft_cap_usd or both.")
-        return data
+
+class HeldSerializer(BudgetSerializer):
+    detail = serializers.CharField(help_text="The raise waits for an approver: what to expect.")
+
+
+class DecisionSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(["grant", "refuse"])
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
 class OverrideSerializer(serializers.Serializer):
-    new_hard_cap = serializers.DecimalField(
-        max_digits=14, decimal_places=6, min_value=0, help_text="USD, above what is spent."
-    )
+    new_hard_cap = AmountField(help_text="USD, above what is spent.")
     confirmation_code = serializers.CharField(max_length=20, trim_whitespace=True)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
@@ -74,12 +106,18 @@ def budget_json(masterplan: MasterPlan) -> dict:
             "remaining_budget": state.remaining_budget,
             "reserved_usd": state.reserved_usd,
             "status": state.status,
+            "pending_cap_request": masterplan.cap_requests.filter(
+                status=CapRequest.Status.PENDING
+            ).first(),
         }
     ).data
 
 
 class BudgetView(APIView):
-    """GET the budget; PATCH the caps (raising the hard cap: budget_approver)."""
+    """GET the budget; PATCH the caps. A raise of the hard cap by someone who is not a
+    budget_approver is held as a cap request (202) and the plan keeps its cap."""
+
+    parser_classes = [JSONParser]  # amounts are strings of digits in JSON, nothing else
 
     def get_permissions(self):  # type: ignore[no-untyped-def]
         needed = "execution.run_masterplan" if self.request.method == "PATCH" else None
@@ -89,22 +127,36 @@ class BudgetView(APIView):
     def get(self, request: Request, masterplan_id: str) -> Response:
         return Response(budget_json(get_object_or_404(MasterPlan, pk=masterplan_id)))
 
-    @extend_schema(request=CapsSerializer, responses={200: BudgetSerializer})
+    @extend_schema(
+        request=CapsSerializer,
+        responses={
+            200: BudgetSerializer,
+            202: HeldSerializer,
+            409: OpenApiResponse(description="Paused at the hard cap: use the override"),
+        },
+    )
     def patch(self, request: Request, masterplan_id: str) -> Response:
         masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
         incoming = CapsSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         assert isinstance(request.user, User)  # IsAuthenticated let the request in
+        if not incoming.validated_data:  # nothing to change, as PATCH {} means
+            return Response(budget_json(masterplan))
         try:
-            masterplan = set_caps(
+            saved = set_caps(
                 masterplan.pk,
                 request.user,
                 hard_cap=incoming.validated_data.get("hard_cap_usd"),
                 soft_cap=incoming.validated_data.get("soft_cap_usd"),
             )
         except CapsRefused as refused:
-            return Response({"detail": str(refused)}, status=refused.status)
-        return Response(budget_json(masterplan))
+            raise Refused(refused) from None
+        if saved.held is None:
+            return Response(budget_json(saved.masterplan))
+        return Response(
+            {**budget_json(saved.masterplan), "detail": held_message(saved.held)},
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class OverrideView(APIView):
@@ -112,6 +164,7 @@ class OverrideView(APIView):
 
     permission_classes = [IsAuthenticated, requires("execution.override_budget")]
     throttle_classes = SENSITIVE
+    parser_classes = [JSONParser]
 
     @extend_schema(
         request=OverrideSerializer,
@@ -183,3 +236,47 @@ class ConfirmationCodeView(APIView):
             },
             status=status.HTTP_201_CREATED,
         )
+
+
+class CapRequestsView(APIView):
+    """GET a plan's cap requests, newest first (the audit trail of who asked and decided)."""
+
+    permission_classes = [IsAuthenticated, requires("execution.view_masterplan")]
+
+    @extend_schema(responses={200: CapRequestSerializer(many=True)})
+    def get(self, request: Request, masterplan_id: str) -> Response:
+        masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
+        requests = masterplan.cap_requests.select_related("requested_by", "decided_by")
+        return Response(CapRequestSerializer(requests[:200], many=True).data)
+
+
+class CapRequestDecisionView(APIView):
+    """POST {"decision": "grant" | "refuse", "note": "…"}: an approver decides a pending
+    cap request; a grant applies the caps asked for."""
+
+    permission_classes = [IsAuthenticated, requires("execution.override_budget")]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        request=DecisionSerializer,
+        responses={
+            200: CapRequestSerializer,
+            409: OpenApiResponse(description="Already decided, or the plan is paused at its cap"),
+        },
+    )
+    def post(self, request: Request, masterplan_id: str, request_id: str) -> Response:
+        masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
+        incoming = DecisionSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        assert isinstance(request.user, User)  # IsAuthenticated let the request in
+        try:
+            decided = decide(
+                masterplan.pk,
+                request_id,
+                request.user,
+                grant=incoming.validated_data["decision"] == "grant",
+                note=incoming.validated_data.get("note", ""),
+            )
+        except CapsRefused as refused:
+            raise Refused(refused) from None
+        return Response(CapRequestSerializer(decided).data)

@@ -21,3 +21,10 @@ class CapsForm(forms.Form):
     hard_cap_usd = forms.DecimalField(
         max_digits=14, decimal_places=6, min_value=0, label="Hard cap (USD)"
     )
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("grant", "Grant"), ("refuse", "Refuse")])
+    note = forms.CharField(
+        required=False, max_length=2000, widget=forms.TextInput(attrs={"placeholder": "Why"})
+    )

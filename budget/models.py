@@ -147,3 +147,59 @@ class BudgetOverride(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class CapRequest(models.Model):
+    """A hard cap above what the asker may set (an import or an edit by a reviewer), held
+    for an approver: the plan runs with the highest cap the asker may set meanwhile. The
+    row is the audit trail of the decision too."""
+
+    class Source(models.TextChoices):
+        IMPORT = "import"
+        EDIT = "edit"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        GRANTED = "granted"
+        REFUSED = "refused"
+        SUPERSEDED = "superseded"  # a newer request, or an override, took its place
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    masterplan = models.ForeignKey(
+        MasterPlan, on_delete=models.CASCADE, related_name="cap_requests"
+    )
+    source = models.CharField(max_length=10, choices=Source.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    hard_cap_usd = models.DecimalField(**MONEY, help_text="The hard cap asked for.")
+    soft_cap_usd = models.DecimalField(**MONEY, help_text="The soft cap asked for.")
+    applied_hard_cap_usd = models.DecimalField(
+        **MONEY, help_text="The hard cap the plan got meanwhile."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True, help_text="The approver's reason.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["masterplan"],
+                condition=Q(status="pending"),
+                name="cap_request_one_pending_per_plan",
+            ),
+            models.CheckConstraint(
+                condition=Q(soft_cap_usd__lte=models.F("hard_cap_usd")),
+                name="cap_request_soft_within_hard",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.masterplan_id}: hard cap ${self.hard_cap_usd} ({self.status})"

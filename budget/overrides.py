@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from budget.alerts import approver_emails
+from budget.caps import close_pending, scaled_soft
 from budget.counters import MasterPlanId, sync_caps
 from budget.models import BudgetOverride, CostEntry, OverrideCode
 from execution.models import MasterPlan
@@ -163,15 +164,11 @@ def override_hard_cap(
             spent_usd=spent,
             reason=reason,
         )
-        # The soft cap keeps its share of the hard cap (70 % stays 70 %).
-        old_hard = masterplan.budget_hard_cap_usd
-        ratio = (
-            masterplan.budget_soft_cap_usd / old_hard
-            if old_hard
-            else settings.MGE_BUDGET_SOFT_CAP_RATIO
+        masterplan.budget_soft_cap_usd = scaled_soft(
+            masterplan.budget_soft_cap_usd, masterplan.budget_hard_cap_usd, new_hard_cap
         )
-        masterplan.budget_soft_cap_usd = (new_hard_cap * ratio).quantize(Decimal("0.000001"))
         masterplan.budget_hard_cap_usd = new_hard_cap
+        close_pending(masterplan)
         masterplan.save(update_fields=["budget_hard_cap_usd", "budget_soft_cap_usd", "updated_at"])
         transaction.on_commit(lambda: sync_caps(masterplan))
     return override
@@ -192,53 +189,3 @@ def override_and_resume(
     if MasterPlan.objects.filter(pk=masterplan_id, status=MasterPlan.Status.PAUSED_BUDGET).exists():
         lifecycle.resume_after_override(masterplan_id)
     return MasterPlan.objects.get(pk=masterplan_id)
-
-
-class CapsRefused(Exception):
-    """The caps cannot be set this way (the message says why); `status` is the HTTP code."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def set_caps(
-    masterplan_id: MasterPlanId,
-    user: User,
-    hard_cap: Decimal | None = None,
-    soft_cap: Decimal | None = None,
-) -> MasterPlan:
-    """Change a plan's caps outside a budget pause.
-
-    Raising the hard cap is an approver's decision (budget_approver); once the plan is
-    paused at its cap only the coded override may raise it.
-    """
-    with transaction.atomic():
-        masterplan = MasterPlan.objects.select_for_update().get(pk=masterplan_id)
-        new_hard = masterplan.budget_hard_cap_usd if hard_cap is None else hard_cap
-        new_soft = masterplan.budget_soft_cap_usd if soft_cap is None else soft_cap
-        if new_soft > new_hard:
-            raise CapsRefused(
-                f"the soft cap (${new_soft}) must not exceed the hard cap (${new_hard})", 400
-            )
-        if new_hard > masterplan.budget_hard_cap_usd:
-            if masterplan.status == MasterPlan.Status.PAUSED_BUDGET:
-                raise CapsRefused(
-                    "the plan is paused at its hard cap: raise it with the override and a "
-                    "confirmation code",
-                    409,
-                )
-            if not user.has_perm("execution.override_budget"):
-                raise CapsRefused("raising the hard cap needs the budget_approver role", 403)
-        spent = CostEntry.objects.filter(masterplan=masterplan).total()
-        if new_hard <= spent and masterplan.status == MasterPlan.Status.RUNNING:
-            raise CapsRefused(
-                f"the hard cap (${new_hard}) must exceed what is spent (${spent}) while the "
-                "plan runs; pause it first",
-                400,
-            )
-        masterplan.budget_hard_cap_usd = new_hard
-        masterplan.budget_soft_cap_usd = new_soft
-        masterplan.save(update_fields=["budget_hard_cap_usd", "budget_soft_cap_usd", "updated_at"])
-        transaction.on_commit(lambda: sync_caps(masterplan))
-    return masterplan

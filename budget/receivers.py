@@ -4,6 +4,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
+from budget.caps import held_message, hold_imported_caps
 from budget.counters import sync_caps
 from budget.pricing import UnknownModel, price_for
 from execution.document.format import FormatProblem, MasterPlanFormatError
@@ -22,6 +23,13 @@ def check_model_price(sender: object, masterplan: MasterPlan, **kwargs: Any) -> 
         raise MasterPlanFormatError(
             [FormatProblem(None, f"front matter 'model': {error}")]
         ) from None
+
+
+@receiver(masterplan_imported, dispatch_uid="budget.hold_caps_above_the_limit")
+def hold_caps_above_the_limit(sender: object, masterplan: MasterPlan, **kwargs: Any) -> str:
+    """A hard cap above what the importer may set waits for an approver."""
+    held = hold_imported_caps(masterplan, masterplan.created_by)
+    return held_message(held) if held else ""
 
 
 @receiver(caps_changed, dispatch_uid="budget.sync_caps")

@@ -72,6 +72,9 @@ def budget_statuses(masterplans: Iterable[MasterPlan]) -> dict[object, BudgetSta
     }
 
 
+STATES = ("OK", "WARNING", "CRITICAL", "PAUSED")  # the seed's words, the API's enum
+
+
 def _status_of(masterplan: MasterPlan, spent: Decimal, reserved: Decimal) -> BudgetStatus:
     hard, soft = masterplan.budget_hard_cap_usd, masterplan.budget_soft_cap_usd
     if masterplan.status == MasterPlan.Status.PAUSED_BUDGET:

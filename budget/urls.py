@@ -15,4 +15,9 @@ urlpatterns = [
     path("masterplans/<uuid:masterplan_id>/budget/override/", views.override, name="override"),
     path("masterplans/<uuid:masterplan_id>/budget/codes/", views.new_code, name="new-code"),
     path("masterplans/<uuid:masterplan_id>/budget/caps/", views.caps, name="caps"),
+    path(
+        "masterplans/<uuid:masterplan_id>/budget/cap-requests/<uuid:request_id>/",
+        views.cap_request_decision,
+        name="cap-request-decision",
+    ),
 ]

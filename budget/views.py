@@ -12,17 +12,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from budget.forms import CapsForm, OverrideForm
-from budget.models import CostEntry
+from budget.caps import CapsRefused, decide, held_message, set_caps
+from budget.forms import CapsForm, DecisionForm, OverrideForm
+from budget.models import CapRequest, CostEntry
 from budget.overrides import (
-    CapsRefused,
     CapTooLow,
     CodeRefused,
     CodeRejected,
     code_request_message,
     override_and_resume,
     request_code,
-    set_caps,
 )
 from budget.status import budget_status
 from execution.models import MasterPlan
@@ -54,6 +53,11 @@ def masterplan_budget(request: HtmxHttpRequest, masterplan_id: str) -> HttpRespo
         "by_atom": breakdown("atom__name"),
         "alerts": masterplan.alerts.all()[:50],
         "overrides": masterplan.overrides.select_related("approved_by")[:50],
+        "cap_requests": masterplan.cap_requests.select_related("requested_by", "decided_by")[:50],
+        "pending_cap_request": masterplan.cap_requests.filter(
+            status=CapRequest.Status.PENDING
+        ).first(),
+        "decision_form": DecisionForm(),
         "form": OverrideForm(),
         "caps_form": CapsForm(
             initial={
@@ -116,17 +120,46 @@ def caps(request: SignedInHtmxHttpRequest, masterplan_id: str) -> HttpResponse:
     form = CapsForm(request.POST)
     if form.is_valid():
         try:
-            set_caps(
+            saved = set_caps(
                 masterplan.pk, request.user, form.cleaned_data["hard_cap_usd"],
                 form.cleaned_data["soft_cap_usd"],
             )  # fmt: skip
         except CapsRefused as refused:
             messages.error(request, str(refused))
         else:
-            messages.success(request, "Caps saved.")
+            if saved.held:
+                messages.warning(request, held_message(saved.held))
+            else:
+                messages.success(request, "Caps saved.")
     else:
         messages.error(request, "Caps not saved: " + "; ".join(
             f"{form.fields[name].label}: {' '.join(map(str, errors))}"
             for name, errors in form.errors.items()
         ))  # fmt: skip
+    return redirect("budget:masterplan-budget", masterplan_id=masterplan.pk)
+
+
+@login_required
+@permission_required("execution.override_budget", raise_exception=True)
+@require_POST
+def cap_request_decision(
+    request: SignedInHtmxHttpRequest, masterplan_id: str, request_id: str
+) -> HttpResponse:
+    masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose grant or refuse.")
+    else:
+        try:
+            decided = decide(
+                masterplan.pk,
+                request_id,
+                request.user,
+                grant=form.cleaned_data["decision"] == "grant",
+                note=form.cleaned_data["note"],
+            )
+        except CapsRefused as refused:
+            messages.error(request, str(refused))
+        else:
+            messages.success(request, f"Cap request for ${decided.hard_cap_usd} {decided.status}.")
     return redirect("budget:masterplan-budget", masterplan_id=masterplan.pk)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from redis.exceptions import RedisError
-from rest_framework.exceptions import ValidationError
+from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +14,11 @@ from rest_framework.views import APIView
 from caching.llm_cache import stats
 from execution.api.runs import ServiceUnavailable, requires
 from execution.models import MasterPlan
+from mge_site.query import read_query
+
+
+class StatsQuery(serializers.Serializer):
+    masterplan = serializers.UUIDField(required=False, help_text="One masterplan's figures.")
 
 
 class CacheStatsView(APIView):
@@ -24,17 +27,17 @@ class CacheStatsView(APIView):
     permission_classes = [IsAuthenticated, requires("execution.view_masterplan")]
 
     @extend_schema(
-        parameters=[OpenApiParameter("masterplan", str, description="a masterplan's id")],
-        responses={200: OpenApiResponse(description="hits, misses, hit_rate, saved_usd per kind")},
+        parameters=[StatsQuery],
+        responses={
+            200: OpenApiResponse(description="hits, misses, hit_rate, saved_usd per kind"),
+            404: OpenApiResponse(description="No masterplan with that id"),
+        },
     )
     def get(self, request: Request) -> Response:
-        masterplan_id = request.query_params.get("masterplan")
-        if masterplan_id is not None:
-            try:
-                uuid.UUID(masterplan_id)
-            except ValueError:
-                raise ValidationError({"masterplan": ["not a masterplan id (a UUID)"]}) from None
-            masterplan_id = str(get_object_or_404(MasterPlan, pk=masterplan_id).pk)
+        query = read_query(request, StatsQuery)
+        masterplan_id = None
+        if "masterplan" in query:
+            masterplan_id = str(get_object_or_404(MasterPlan, pk=query["masterplan"]).pk)
         try:
             figures = stats(masterplan_id)
         except RedisError as error:

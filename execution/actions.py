@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import User
@@ -22,7 +23,19 @@ class MasterPlanBusyError(Exception):
     """The masterplan is running; the change would pull rows from under its workers."""
 
 
+@dataclass(frozen=True)
+class Imported:
+    masterplan: MasterPlan
+    notices: list[str]
+    """What the importer must be told (a receiver's answer: e.g. a cap held for approval)."""
+
+
 def import_masterplan(text: str, *, created_by: User | None = None) -> MasterPlan:
+    """Create a masterplan from its document, or raise MasterPlanFormatError."""
+    return import_with_notices(text, created_by=created_by).masterplan
+
+
+def import_with_notices(text: str, *, created_by: User | None = None) -> Imported:
     """Create a masterplan from its document, or raise MasterPlanFormatError.
 
     Parsing and every check happen before the first write; the writes share one
@@ -43,8 +56,12 @@ def import_masterplan(text: str, *, created_by: User | None = None) -> MasterPla
         masterplan.workspace_path = str(workspace_dir(masterplan.id))
         masterplan.save()
         create_tree(masterplan, document)
-        masterplan_imported.send(sender=MasterPlan, masterplan=masterplan, document=document)
-    return masterplan
+        answers = masterplan_imported.send(
+            sender=MasterPlan, masterplan=masterplan, document=document
+        )
+    return Imported(
+        masterplan, [answer for _, answer in answers if isinstance(answer, str) and answer]
+    )
 
 
 def delete_masterplan(masterplan_id: PlanId) -> None:

@@ -4,7 +4,8 @@ from django.dispatch import Signal
 
 # Sent inside the import transaction with `masterplan` and `document` (the parsed
 # MasterPlanDocument). Receivers that raise MasterPlanFormatError reject the import and
-# roll it back whole; this is how apps that build on execution add their rows. (What runs
+# roll it back whole; this is how apps that build on execution add their rows. A receiver
+# may return a sentence for the importer (the API's `notices`, a message on the page). (What runs
 # after a wave is not a signal: apps register checks, execution.runtime.checks.)
 masterplan_imported = Signal()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
@@ -14,7 +14,13 @@ from acceptance.api import (
     RunDetailView,
     RunView,
 )
-from budget.api import BudgetView, ConfirmationCodeView, OverrideView
+from budget.api import (
+    BudgetView,
+    CapRequestDecisionView,
+    CapRequestsView,
+    ConfirmationCodeView,
+    OverrideView,
+)
 from caching.api import CacheStatsView
 from execution.api.masterplans import (
     AtomViewSet,
@@ -56,7 +62,8 @@ urlpatterns = [
         MasterPlanProgressView.as_view(),
         name="masterplan-progress",
     ),
-    path("jobs/<str:job_id>", JobView.as_view(), name="job"),
+    # RQ's own rule for a job id: anything else would reach Job.fetch and fail there.
+    re_path(r"^jobs/(?P<job_id>[A-Za-z0-9_-]{1,128})$", JobView.as_view(), name="job"),
     path(
         "execution/concurrency-stats",
         ConcurrencyStatsView.as_view(),
@@ -72,6 +79,16 @@ urlpatterns = [
         "execution/budget/<uuid:masterplan_id>/codes",
         ConfirmationCodeView.as_view(),
         name="budget-codes",
+    ),
+    path(
+        "execution/budget/<uuid:masterplan_id>/cap-requests",
+        CapRequestsView.as_view(),
+        name="budget-cap-requests",
+    ),
+    path(
+        "execution/budget/<uuid:masterplan_id>/cap-requests/<uuid:request_id>",
+        CapRequestDecisionView.as_view(),
+        name="budget-cap-request-decision",
     ),
     path("testing/generate/<uuid:masterplan_id>", GenerateView.as_view(), name="testing-generate"),
     path("testing/run/<uuid:wave_id>", RunView.as_view(), name="testing-run"),

@@ -13,7 +13,8 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
         return JsonResponse(
             {
                 "detail": f"No API endpoint at {request.path}: check the path and that ids "
-                "are UUIDs (the API guide lists the endpoints: /api/v2/docs/)."
+                "are UUIDs (the API guide lists the endpoints: /api/v2/docs/).",
+                "errors": {},
             },
             status=404,
         )

@@ -33,7 +33,7 @@ def _too_large(request: HttpRequest, size: int) -> HttpResponse:
         return JsonResponse(
             {"detail": f"The request is {size:,} bytes; the limit is {limit:,} bytes (a "
                        f"masterplan document may be up to {document_limit:,} bytes).",
-             "limit_bytes": limit},
+             "errors": {}, "limit_bytes": limit},
             status=413,
         )  # fmt: skip
     if request.path == reverse("execution:masterplan-upload") and request.user.is_authenticated:

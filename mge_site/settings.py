@@ -246,8 +246,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["mge_site.permissions.RoleModelPermissions"],
     "DEFAULT_PAGINATION_CLASS": "mge_site.pagination.PageNumberPagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["mge_site.filters.IdFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "mge_site.api_errors.exception_handler",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": [
         "mge_site.throttling.AnonThrottle",
@@ -281,11 +282,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mge_site.api_schema.document_errors",
+    ],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "ENUM_NAME_OVERRIDES": {
         "MasterPlanStatusEnum": "execution.models.MasterPlan.Status",
         "AtomStatusEnum": "execution.models.Atom.Status",
         "WaveStatusEnum": "execution.models.Wave.Status",
+        "CapRequestStatusEnum": "budget.models.CapRequest.Status",
+        "BudgetStatusEnum": "budget.status.STATES",
     },
 }
 
@@ -393,6 +400,11 @@ MGE_SANDBOX_TMPFS_MB = env_int("MGE_SANDBOX_TMPFS_MB", 512, minimum=8)
 MGE_CLI_MODULES = ["execution.cli.commands", "execution.cli.run", "budget.cli", "precision.cli"]
 MGE_WORKSPACE_ROOT = Path(env_str("MGE_WORKSPACE_ROOT", str(VAR_DIR / "workspaces"))).resolve()
 MGE_BUDGET_HARD_CAP_USD = env_decimal("MGE_BUDGET_HARD_CAP_USD", Decimal("200"), minimum=Decimal(0))
+# A hard cap above this, in an imported document or an edit by someone who is not a
+# budget_approver, is held as a pending cap request; the plan gets this cap meanwhile.
+MGE_BUDGET_MAX_CAP_WITHOUT_APPROVAL_USD = env_decimal(
+    "MGE_BUDGET_MAX_CAP_WITHOUT_APPROVAL_USD", MGE_BUDGET_HARD_CAP_USD, minimum=Decimal(0)
+)
 MGE_BUDGET_SOFT_CAP_RATIO = env_decimal(
     "MGE_BUDGET_SOFT_CAP_RATIO", Decimal("0.7"), minimum=Decimal(0), maximum=Decimal(1)
 )

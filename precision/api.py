@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
-from rest_framework.exceptions import NotFound, ValidationError
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from execution.api.runs import ServiceUnavailable, requires
 from execution.models import MasterPlan
 from execution.runtime import jobs
+from mge_site.query import one_of, optional_boolean, read_query
 from precision.models import PrecisionSnapshot, Severity, ValidationCheck, ValidationRun
 from precision.reports import check_json, not_scored_json, run_json, snapshot_json
 from precision.scoring import TARGET, latest_snapshot
@@ -65,12 +66,19 @@ class HistoryView(APIView):
         )
 
 
-_FILTERS = {
-    "level": ("1", "2", "3", "4"),
-    "passed": ("true", "false"),
-    "severity": tuple(Severity.values),
-    "status": tuple(ValidationCheck.Status.values),
-}
+class ChecksQuery(serializers.Serializer):
+    level = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=4,
+        error_messages=dict.fromkeys(
+            ("invalid", "min_value", "max_value", "max_string_length"),
+            "must be one of 1, 2, 3, 4 (L1 syntax … L4 build)",
+        ),
+    )
+    passed = optional_boolean("true: passed checks only; false: failed ones only.")
+    severity = one_of(Severity.choices)
+    status = one_of(ValidationCheck.Status.choices)
 
 
 class ValidationView(APIView):
@@ -114,20 +122,12 @@ class ValidationView(APIView):
         )
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter(name, str, enum=list(values)) for name, values in _FILTERS.items()
-        ],
+        parameters=[ChecksQuery],
         responses={200: OpenApiResponse(description="The latest run and its checks")},
     )
     def get(self, request: Request, masterplan_id: str) -> Response:
         masterplan = _masterplan(masterplan_id)
-        problems = {
-            name: f"must be one of {', '.join(values)} (got {request.query_params[name]!r})"
-            for name, values in _FILTERS.items()
-            if name in request.query_params and request.query_params[name] not in values
-        }
-        if problems:
-            raise ValidationError(problems)
+        query = read_query(request, ChecksQuery)
         run = ValidationRun.objects.filter(masterplan=masterplan).order_by("-created_at").first()
         if run is None:
             return Response(
@@ -139,15 +139,14 @@ class ValidationView(APIView):
                 }
             )
         checks = run.checks.select_related("atom").order_by("level", "file", "line")
-        params = request.query_params
-        if "level" in params:
-            checks = checks.filter(level=int(params["level"]))
-        if "passed" in params:
-            checks = checks.filter(passed=params["passed"] == "true")
-        if "severity" in params:
-            checks = checks.filter(severity=params["severity"])
-        if "status" in params:
-            checks = checks.filter(status=params["status"])
+        if "level" in query:
+            checks = checks.filter(level=query["level"])
+        if query.get("passed") is not None:
+            checks = checks.filter(passed=query["passed"])
+        if "severity" in query:
+            checks = checks.filter(severity=query["severity"])
+        if "status" in query:
+            checks = checks.filter(status=query["status"])
         return Response(
             {
                 "masterplan": str(masterplan.pk),

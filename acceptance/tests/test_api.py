@@ -84,10 +84,24 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(api_client_for, reviewer
 
     bad = client.get(f"/api/v2/testing/results/{masterplan.pk}?status=green&priority=may")
     assert bad.status_code == 400
-    assert "'green' is not one of passed, failed, error, skipped, timeout" in bad.json()["status"]
-    assert "priority" in bad.json()
+    errors = bad.json()["errors"]
+    assert errors["status"] == ["'green' is not one of passed, failed, error, skipped, timeout"]
+    assert "priority" in errors
     bad_wave = client.get(f"/api/v2/testing/results/{masterplan.pk}?wave=nope")
-    assert bad_wave.status_code == 400 and "neither a wave number" in bad_wave.json()["wave"]
+    assert bad_wave.status_code == 400
+    assert "Give a wave number" in bad_wave.json()["errors"]["wave"][0]
+    for undecided, message in [
+        ("maybe", "must be true or false (or 1/0, yes/no)"),
+        ("null", "must be true or false (or 1/0, yes/no)"),
+        ("", "give a value, or leave the parameter out"),
+    ]:
+        latest = client.get(f"/api/v2/testing/results/{masterplan.pk}", {"latest": undecided})
+        assert latest.status_code == 400, undecided
+        assert latest.json()["errors"]["latest"] == [message]
+    no_such_wave = client.get(
+        f"/api/v2/testing/results/{masterplan.pk}", {"wave": str(uuid.uuid4())}
+    )
+    assert no_such_wave.status_code == 200 and no_such_wave.json()["count"] == 0
 
     assert (
         api_client_for(viewer).post(f"/api/v2/testing/generate/{masterplan.pk}").status_code == 403

@@ -88,14 +88,18 @@ def test_an_approver_gets_a_new_code_shown_once(client, approver, reviewer, paus
 
 
 @pytest.mark.django_db
-def test_a_reviewer_lowers_caps_on_the_page_but_cannot_raise_them(client, reviewer, imported):
+def test_a_reviewer_lowers_caps_on_the_page_and_a_raise_waits_for_an_approver(
+    client, reviewer, imported
+):
     masterplan = imported("slugkit")
     client.force_login(reviewer)
     url = f"/masterplans/{masterplan.pk}/budget/caps/"
     saved = client.post(url, {"soft_cap_usd": "2", "hard_cap_usd": "4"}, follow=True)
     assert "Caps saved." in saved.content.decode()
-    refused = client.post(url, {"soft_cap_usd": "2", "hard_cap_usd": "40"}, follow=True)
-    assert "raising the hard cap needs the budget_approver role" in refused.content.decode()
+    held = client.post(url, {"soft_cap_usd": "2", "hard_cap_usd": "40"}, follow=True)
+    assert "The hard cap of $40.000000 needs a budget approver" in held.content.decode()
+    assert "Cap request waiting for an approver" in held.content.decode()
+    assert ">Grant</button>" not in held.content.decode()  # a reviewer cannot decide it
     masterplan.refresh_from_db()
     assert (masterplan.budget_soft_cap_usd, masterplan.budget_hard_cap_usd) == (
         Decimal(2),

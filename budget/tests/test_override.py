@@ -72,7 +72,7 @@ def test_a_cap_not_above_what_is_spent_is_400_and_keeps_the_code(api_client_for,
     client = api_client_for(approver)
     response = override(client, paused, confirmation_code=code, new_hard_cap="4.5")
     assert response.status_code == 400
-    assert response.json() == {
+    assert response.json()["errors"] == {
         "new_hard_cap": ["the new hard cap ($4.500000) must exceed what is spent ($4.500000)"]
     }
     assert_untouched(paused)
@@ -93,7 +93,7 @@ def test_malformed_input_says_what_to_fix(api_client_for, approver, paused):
         f"/api/v2/execution/budget/{paused.pk}/override", {"new_hard_cap": "lots"}, format="json"
     )
     assert response.status_code == 400
-    assert set(response.json()) == {"new_hard_cap", "confirmation_code"}
+    assert set(response.json()["errors"]) == {"new_hard_cap", "confirmation_code"}
 
 
 @pytest.mark.django_db
@@ -133,7 +133,7 @@ def test_an_override_only_raises_the_cap(api_client_for, approver, paused):
         api_client_for(approver), paused, confirmation_code=code, new_hard_cap="4.9"
     )
     assert response.status_code == 400
-    assert "is not above the current $5.000000" in response.json()["new_hard_cap"][0]
+    assert "is not above the current $5.000000" in response.json()["errors"]["new_hard_cap"][0]
     assert OverrideCode.objects.get().used_at is None
 
 

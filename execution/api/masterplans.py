@@ -8,15 +8,16 @@ from typing import Any
 import django_filters
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from execution.actions import MasterPlanBusyError, delete_masterplan, import_masterplan
+from execution.actions import MasterPlanBusyError, delete_masterplan, import_with_notices
 from execution.document.format import MasterPlanFormatError
 from execution.models import Atom, MasterPlan, Milestone, Phase, Task, Wave
+from mge_site.filters import IdFilterSet
 
 
 class InvalidMasterPlanDocument(APIException):
@@ -25,10 +26,11 @@ class InvalidMasterPlanDocument(APIException):
 
     def __init__(self, error: MasterPlanFormatError) -> None:
         count = len(error.problems)
-        detail: dict[str, str | list[dict[str, int | str | None]]] = {
+        detail: dict[str, object] = {
             "detail": f"The masterplan document has {count} problem{'s' * (count != 1)}: "
             + "; ".join(str(problem) for problem in error.problems),
-            "errors": [
+            "errors": {"document": [str(problem) for problem in error.problems]},
+            "problems": [
                 {"line": problem.line, "message": problem.message} for problem in error.problems
             ],
         }
@@ -92,6 +94,18 @@ class MasterPlanDetailSerializer(MasterPlanSerializer):
         return counts
 
 
+class MasterPlanCreatedSerializer(MasterPlanDetailSerializer):
+    notices = serializers.SerializerMethodField()
+
+    class Meta(MasterPlanDetailSerializer.Meta):
+        fields = [*MasterPlanDetailSerializer.Meta.fields, "notices"]
+        read_only_fields = fields
+
+    def get_notices(self, masterplan: MasterPlan) -> list[str]:
+        """What the importer must know, e.g. a hard cap held for a budget approver."""
+        return list(self.context.get("notices", []))
+
+
 class MasterPlanImportSerializer(serializers.Serializer):
     document = serializers.CharField(
         required=False, trim_whitespace=False, help_text="The masterplan document (markdown)."
@@ -99,7 +113,11 @@ class MasterPlanImportSerializer(serializers.Serializer):
     file = serializers.FileField(required=False, help_text="Or the document as a file upload.")
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
-        if ("document" in data) == ("file" in data):
+        if "document" not in data and "file" not in data:
+            raise serializers.ValidationError(
+                "Send the masterplan document as 'document' (its text) or as 'file' (an upload)."
+            )
+        if "document" in data and "file" in data:
             raise serializers.ValidationError(
                 "Send the masterplan either as 'document' (text) or as 'file' (upload), not both."
             )
@@ -111,6 +129,14 @@ class MasterPlanImportSerializer(serializers.Serializer):
                     {"file": "The file is not UTF-8 text; save the masterplan as UTF-8."}
                 ) from None
         return data
+
+
+class DocumentImportSerializer(serializers.Serializer):
+    document = serializers.CharField(trim_whitespace=False, help_text="The masterplan (markdown).")
+
+
+class FileImportSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The masterplan document as a file (UTF-8).")
 
 
 class MasterPlanViewSet(
@@ -137,23 +163,44 @@ class MasterPlanViewSet(
         return MasterPlanSerializer
 
     @extend_schema(
-        request=MasterPlanImportSerializer,
-        responses={201: MasterPlanDetailSerializer},
+        # The one serializer takes either; the schema says which field each encoding needs.
+        request={
+            "application/json": DocumentImportSerializer,
+            "multipart/form-data": FileImportSerializer,
+        },
+        responses={
+            201: MasterPlanCreatedSerializer,
+            400: OpenApiResponse(description="Not a valid masterplan: `problems` by line"),
+        },
     )
     def create(self, request: Request) -> Response:
         incoming = MasterPlanImportSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         assert isinstance(request.user, User)  # the model permissions let only users in
         try:
-            masterplan = import_masterplan(
+            imported = import_with_notices(
                 incoming.validated_data["document"], created_by=request.user
             )
         except MasterPlanFormatError as error:
             raise InvalidMasterPlanDocument(error) from None
         created = (
-            self.get_queryset().prefetch_related("waves", "requirements").get(pk=masterplan.pk)
+            self.get_queryset()
+            .prefetch_related("waves", "requirements")
+            .get(pk=imported.masterplan.pk)
         )
-        return Response(MasterPlanDetailSerializer(created).data, status=status.HTTP_201_CREATED)
+        return Response(
+            MasterPlanCreatedSerializer(created, context={"notices": imported.notices}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(description="The plan is running: cancel it first"),
+        }
+    )
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().destroy(request, *args, **kwargs)
 
     def perform_destroy(self, instance: MasterPlan) -> None:
         try:
@@ -221,7 +268,7 @@ class WaveSerializer(WaveSummarySerializer):
         fields = [*WaveSummarySerializer.Meta.fields, "masterplan", "started_at", "finished_at"]
 
 
-class TaskFilter(django_filters.FilterSet):
+class TaskFilter(IdFilterSet):
     masterplan = django_filters.UUIDFilter(field_name="milestone__phase__masterplan")
 
     class Meta:
@@ -229,7 +276,7 @@ class TaskFilter(django_filters.FilterSet):
         fields = ["masterplan", "milestone"]
 
 
-class MilestoneFilter(django_filters.FilterSet):
+class MilestoneFilter(IdFilterSet):
     masterplan = django_filters.UUIDFilter(field_name="phase__masterplan")
 
     class Meta:

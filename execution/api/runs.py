@@ -38,6 +38,17 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
+class Busy(APIException):
+    """429 with Retry-After (DRF's handler sends the header for an exception's `wait`)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "busy"
+
+    def __init__(self, detail: str, wait_seconds: int) -> None:
+        super().__init__(detail)
+        self.wait = wait_seconds
+
+
 class ServiceUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "unavailable"
@@ -82,11 +93,7 @@ class MasterPlanControlView(APIView):
         except jobs.QueueUnavailable as unavailable:
             raise ServiceUnavailable(f"{unavailable}. Try again when it is back.") from None
         except jobs.Backpressure as busy:
-            return Response(
-                {"detail": str(busy)},
-                status=status.HTTP_429_TOO_MANY_REQUESTS,
-                headers={"Retry-After": str(busy.retry_after_seconds)},
-            )
+            raise Busy(str(busy), busy.retry_after_seconds) from None
         return Response(
             {
                 "masterplan_id": str(masterplan.pk),

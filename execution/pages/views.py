@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from execution.actions import MasterPlanBusyError, delete_masterplan, import_masterplan
+from execution.actions import MasterPlanBusyError, delete_masterplan, import_with_notices
 from execution.document.export import export_masterplan
 from execution.document.format import MasterPlanFormatError
 from execution.models import Atom, MasterPlan, Milestone, Phase, Task
@@ -95,11 +95,14 @@ def masterplan_upload(request: SignedInHtmxHttpRequest) -> HttpResponse:
     problems: list[str] = []
     if posted and form.is_valid():
         try:
-            masterplan = import_masterplan(form.cleaned_data["document"], created_by=request.user)
+            imported = import_with_notices(form.cleaned_data["document"], created_by=request.user)
         except MasterPlanFormatError as error:
             problems = [str(problem) for problem in error.problems]
         else:
+            masterplan = imported.masterplan
             messages.success(request, f"Imported masterplan {masterplan.name!r}.")
+            for notice in imported.notices:
+                messages.warning(request, notice)
             url = reverse("execution:masterplan-detail", args=[masterplan.pk])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     template = "execution/_upload_form.html" if request.htmx else "execution/masterplan_upload.html"

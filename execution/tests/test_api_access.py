@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
@@ -113,7 +115,15 @@ def test_tasks_filter_by_masterplan_through_the_tree(api_client_for, viewer, imp
 def test_a_malformed_filter_id_is_a_400_saying_so(api_client_for, viewer):
     response = api_client_for(viewer).get("/api/v2/atoms/", {"masterplan": "not-a-uuid"})
     assert response.status_code == 400
-    assert "masterplan" in response.json()
+    assert response.json()["errors"] == {"masterplan": ["Enter a valid UUID."]}
+
+
+@pytest.mark.django_db
+def test_a_well_formed_id_of_nothing_filters_to_an_empty_page(api_client_for, viewer):
+    for route in ("atoms", "waves", "phases", "milestones", "tasks", "requirements"):
+        response = api_client_for(viewer).get(f"/api/v2/{route}/", {"masterplan": uuid.uuid4()})
+        assert response.status_code == 200, (route, response.content)
+        assert response.json()["count"] == 0
 
 
 @pytest.mark.django_db

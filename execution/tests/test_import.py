@@ -137,7 +137,8 @@ def test_bad_document_over_the_api_gets_400_naming_the_problem_and_leaves_no_row
     assert response.status_code == 400, response.content
     body = response.json()
     assert expected in body["detail"]
-    assert body["errors"] and all({"line", "message"} <= set(error) for error in body["errors"])
+    assert any(expected in message for message in body["errors"]["document"])
+    assert body["problems"] and all({"line", "message"} <= set(p) for p in body["problems"])
     assert domain_row_counts() == NO_ROWS
 
 
@@ -166,7 +167,9 @@ def test_import_needs_exactly_one_of_document_and_file(api_client_for, reviewer)
     client = api_client_for(reviewer)
     neither = client.post("/api/v2/masterplans/", {}, format="json")
     assert neither.status_code == 400
-    assert "either as 'document'" in json.dumps(neither.json())
+    assert neither.json()["detail"] == (
+        "Send the masterplan document as 'document' (its text) or as 'file' (an upload)."
+    )
 
 
 @pytest.mark.django_db
@@ -177,7 +180,8 @@ def test_non_utf8_upload_is_refused_with_a_clear_message(api_client_for, reviewe
     response = api_client_for(reviewer).post("/api/v2/masterplans/", {"file": upload})
     assert response.status_code == 400
     assert response.json() == {
-        "file": ["The file is not UTF-8 text; save the masterplan as UTF-8."]
+        "detail": "file: The file is not UTF-8 text; save the masterplan as UTF-8.",
+        "errors": {"file": ["The file is not UTF-8 text; save the masterplan as UTF-8."]},
     }
 
 

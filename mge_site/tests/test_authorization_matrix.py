@@ -38,6 +38,7 @@ TABLE: dict[str, dict[str, set[str]]] = {
     "budget:override": {"POST": OVERRIDE},
     "budget:new-code": {"POST": OVERRIDE},
     "budget:caps": {"POST": RUN},
+    "budget:cap-request-decision": {"POST": OVERRIDE},
     "acceptance:masterplan-acceptance": {"GET": VIEW},
     "acceptance:generate": {"POST": RUN},
     "acceptance:run": {"POST": RUN},
@@ -53,6 +54,8 @@ TABLE: dict[str, dict[str, set[str]]] = {
     "api:budget": {"GET": VIEW, "PATCH": RUN},  # raising the hard cap also needs approver
     "api:budget-override": {"POST": OVERRIDE},
     "api:budget-codes": {"POST": OVERRIDE},
+    "api:budget-cap-requests": {"GET": VIEW},
+    "api:budget-cap-request-decision": {"POST": OVERRIDE},
     "api:testing-generate": {"POST": RUN},
     "api:testing-run": {"POST": RUN},
     "api:testing-run-detail": {"GET": VIEW},
@@ -94,8 +97,9 @@ def routes() -> Iterator[tuple[str, str]]:
         if path.startswith("admin/") or "(?P<format>" in path or "<drf_format_suffix" in path:
             continue
         filled = path.replace("(?P<pk>[^/.]+)", str(uuid.uuid4()))
+        filled = filled.replace("(?P<job_id>[A-Za-z0-9_-]{1,128})", str(uuid.uuid4()))
         filled = filled.replace("^", "").replace("$", "")
-        for converter in ("uuid:masterplan_id", "uuid:wave_id", "uuid:run_id", "str:job_id"):
+        for converter in ("uuid:masterplan_id", "uuid:wave_id", "uuid:run_id", "uuid:request_id"):
             filled = filled.replace(f"<{converter}>", str(uuid.uuid4()))
         yield name, "/" + filled
 

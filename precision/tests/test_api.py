@@ -109,8 +109,10 @@ def test_the_latest_checks_are_filtered_and_bad_filters_say_what_to_fix(
     assert [c["category"] for c in level_three] == ["interfaces"]
     response = client.get(url, {"level": "7", "passed": "maybe"})
     assert response.status_code == 400
-    assert "must be one of 1, 2, 3, 4" in response.json()["level"]
-    assert "true, false" in response.json()["passed"]
+    errors = response.json()["errors"]
+    assert "must be one of 1, 2, 3, 4" in errors["level"][0]
+    assert "must be true or false" in errors["passed"][0]
+    assert "level: must be one of" in response.json()["detail"]
 
 
 def test_a_reviewer_queues_a_validation_and_a_viewer_may_not(
