@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -15,7 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from acceptance.gate import gate_status
-from acceptance.models import Requirement, TestResult, TestRun
+from acceptance.models import AcceptanceTest, Requirement, TestResult, TestRun
+from acceptance.review import NotReviewable, mark_reviewed
 from acceptance.runs import NotNow, request_generation, request_run, run_summary
 from execution.api.runs import Conflict, ServiceUnavailable, requires
 from execution.models import MasterPlan, Wave
@@ -190,3 +193,36 @@ class GateStatusView(APIView):
         return Response(
             {"masterplan_id": str(masterplan.pk), **gate_status(masterplan.pk).as_json()}
         )
+
+
+class ReviewedSerializer(serializers.ModelSerializer):
+    reviewed_by = serializers.CharField(source="reviewed_by.username", default=None)
+
+    class Meta:
+        model = AcceptanceTest
+        fields = ["id", "requirement", "file_path", "generated_by", "reviewed_by", "reviewed_at"]
+        read_only_fields = fields
+
+
+class ReviewView(APIView):
+    """POST /testing/tests/{test_id}/review: a reviewer vouches for a template test, whose
+    pass then counts for the gate (an LLM-written test counts already: 409)."""
+
+    permission_classes = [IsAuthenticated, requires("execution.run_acceptance_tests")]
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: ReviewedSerializer,
+            409: OpenApiResponse(description="Written by the LLM, invalid, or reviewed already"),
+        },
+    )
+    def post(self, request: Request, test_id: str) -> Response:
+        assert isinstance(request.user, User)  # IsAuthenticated let the request in
+        try:
+            test = mark_reviewed(test_id, request.user)
+        except AcceptanceTest.DoesNotExist:
+            raise NotFound(f"No acceptance test with the id {test_id}.") from None
+        except NotReviewable as refused:
+            raise Conflict(str(refused)) from None
+        return Response(ReviewedSerializer(test).data)

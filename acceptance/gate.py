@@ -2,7 +2,9 @@
 
 It reads each requirement's test and that test's latest result. A requirement without a
 test, an invalid test or a test never run counts as not passing, with that reason: no
-tests at all is a failed gate, never a pass by division by zero.
+tests at all is a failed gate, never a pass by division by zero. Nor does a template test
+(written when no LLM answered: it checks only that names exist) count as a pass until a
+reviewer marks it reviewed — a test that checks nothing releases nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from acceptance.imports import imported_files
 from acceptance.models import AcceptanceTest, Requirement, TestResult
 
 SHOULD_PASS_PCT = 95
+UNVERIFIED = (
+    "written from a template (no LLM answered): it checks only that the code's names exist; "
+    "regenerate it with a provider, or a reviewer marks it reviewed"
+)
 
 _Id = TypeVar("_Id", bound=uuid.UUID | str)
 
@@ -30,7 +36,8 @@ class Blocking:
     priority: str
     text: str
     status: str
-    """passed never appears here; else a result status, or missing / invalid / not_run."""
+    """passed never appears here; else a result status, or missing / invalid / not_run /
+    unverified (a template test that passed)."""
     message: str
 
 
@@ -87,6 +94,8 @@ def _outcome(test: AcceptanceTest | None, latest: str | None, message: str) -> t
         return "invalid", f"the generated test is invalid: {test.invalid_reason}"
     if latest is None:
         return "not_run", "the test has never run"
+    if latest == TestResult.Status.PASSED and not test.verified:
+        return "unverified", UNVERIFIED
     if latest == TestResult.Status.PASSED:
         return "passed", ""
     return latest, message or f"the test ended {latest}"
@@ -150,6 +159,7 @@ def with_latest_results(requirements: QuerySet[Requirement]) -> QuerySet[Require
 def _gate(requirements: list[Requirement]) -> GateStatus:
     counts = {"must": [0, 0], "should": [0, 0]}
     blocking = []
+    unverified: list[int] = []
     for requirement in requirements:
         test = getattr(requirement, "acceptance_test", None)
         status, why = _outcome(
@@ -158,6 +168,8 @@ def _gate(requirements: list[Requirement]) -> GateStatus:
             requirement.latest_message or "",  # type: ignore[attr-defined]
         )
         counts[requirement.priority][0] += 1
+        if status == "unverified":
+            unverified.append(requirement.position + 1)
         if status == "passed":
             counts[requirement.priority][1] += 1
         else:
@@ -172,6 +184,12 @@ def _gate(requirements: list[Requirement]) -> GateStatus:
         reason = "no requirements, so no acceptance tests: nothing shows the code works"
         return GateStatus(False, False, 0, 0, 0, 0, reason)
     reasons = []
+    if unverified:
+        reasons.append(
+            f"{requirement_labels(unverified)} {'has' if len(unverified) == 1 else 'have'} no "
+            "real test yet (written from a template: no LLM answered); regenerate with a "
+            "provider or mark a test reviewed"
+        )
     if not must_ok:
         reasons.append(f"{must_total - must_passed} of {must_total} MUST tests do not pass")
     if not should_ok:
@@ -192,3 +210,14 @@ def _gate(requirements: list[Requirement]) -> GateStatus:
         else f"every MUST test passes and {should_passed} of {should_total} SHOULD tests pass",
         blocking_tests=blocking,
     )
+
+
+def requirement_labels(numbers: list[int]) -> str:
+    """[1, 2, 3, 5] → "R1–R3, R5"."""
+    runs: list[list[int]] = []
+    for number in sorted(numbers):
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return ", ".join(f"R{run[0]}" if len(run) == 1 else f"R{run[0]}–R{run[-1]}" for run in runs)

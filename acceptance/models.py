@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 from execution.models import MasterPlan, Wave
@@ -78,6 +79,11 @@ class AcceptanceTest(models.Model):
     invalid_reason = models.TextField(blank=True)
     generated_by = models.CharField(max_length=10, choices=GeneratedBy.choices)
     attempts = models.PositiveSmallIntegerField(default=1)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", help_text="Who read a template test and vouched that it checks enough.",
+    )  # fmt: skip
+    reviewed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -90,6 +96,12 @@ class AcceptanceTest(models.Model):
 
     def __str__(self) -> str:
         return self.file_path
+
+    @property
+    def verified(self) -> bool:
+        """A template test only checks that the code's names exist: its pass is no evidence
+        until a reviewer vouches for it (a regeneration by the LLM replaces it)."""
+        return self.generated_by == self.GeneratedBy.LLM or self.reviewed_at is not None
 
 
 class TestRun(models.Model):

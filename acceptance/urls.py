@@ -18,4 +18,9 @@ urlpatterns = [
         name="generate",
     ),
     path("masterplans/<uuid:masterplan_id>/acceptance/run/", views.run, name="run"),
+    path(
+        "masterplans/<uuid:masterplan_id>/acceptance/tests/<uuid:test_id>/review/",
+        views.review,
+        name="review",
+    ),
 ]

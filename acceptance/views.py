@@ -9,11 +9,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from acceptance.gate import gate_status
-from acceptance.models import Requirement, TestRun
+from acceptance.models import AcceptanceTest, Requirement, TestRun
+from acceptance.review import NotReviewable, mark_reviewed
 from acceptance.runs import NotNow, latest_results, request_generation, request_run, run_summaries
 from execution.models import MasterPlan
 from execution.runtime.jobs import QueueUnavailable
-from mge_site.http import HtmxHttpRequest
+from mge_site.http import HtmxHttpRequest, SignedInHtmxHttpRequest
 
 ACTIVE_RUNS = [TestRun.Status.QUEUED, TestRun.Status.RUNNING]
 
@@ -24,7 +25,7 @@ def masterplan_acceptance(request: HtmxHttpRequest, masterplan_id: str) -> HttpR
     masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
     requirements = (
         Requirement.objects.filter(masterplan=masterplan)
-        .select_related("acceptance_test")
+        .select_related("acceptance_test__reviewed_by")
         .order_by("position")
     )
     latest = latest_results(masterplan)
@@ -75,3 +76,17 @@ def run(request: HttpRequest, masterplan_id: str) -> HttpResponse:
     else:
         messages.success(request, "Test run queued: the results appear here as it ends.")
     return redirect("acceptance:masterplan-acceptance", masterplan.pk)
+
+
+@login_required
+@permission_required("execution.run_acceptance_tests", raise_exception=True)
+@require_POST
+def review(request: SignedInHtmxHttpRequest, masterplan_id: str, test_id: str) -> HttpResponse:
+    test = get_object_or_404(AcceptanceTest, pk=test_id, masterplan_id=masterplan_id)
+    try:
+        mark_reviewed(str(test.pk), request.user)
+    except NotReviewable as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"{test.file_path} marked reviewed: its result now counts.")
+    return redirect("acceptance:masterplan-acceptance", masterplan_id)

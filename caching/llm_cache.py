@@ -139,8 +139,8 @@ def _decode(raw: bytes) -> LLMResponse:
 
 def store(key: str, response: LLMResponse, request: LLMRequest) -> None:
     """Count the miss and keep the answer (with its TTL, and in its plan's index for
-    invalidation), in one round trip; one too large, or cut off at max_tokens, is not
-    kept."""
+    invalidation), in one round trip; one too large, cut off at max_tokens, or an offline
+    placeholder (no answer at all) is not kept."""
     value = json.dumps(
         {"text": response.text, "model": response.model, "usage": asdict(response.usage),
          "stop_reason": response.stop_reason, "cost_usd": str(response.cost_usd or 0)},
@@ -152,7 +152,7 @@ def store(key: str, response: LLMResponse, request: LLMRequest) -> None:
         _count_in(pipe, request, {"misses": 1})
         if len(value) > settings.MGE_LLM_CACHE_MAX_BYTES:
             pipe.hincrby(STATS, "too_large", 1)
-        elif response.stop_reason != "max_tokens":
+        elif response.stop_reason != "max_tokens" and not response.placeholder:
             pipe.set(key, value, ex=ttl)
             if request.masterplan_id is not None:
                 pipe.sadd(_plan_index(request.masterplan_id), key)

@@ -29,6 +29,7 @@ class MasterPlanQuerySet(models.QuerySet["MasterPlan"]):
         return self.annotate(
             atom_total=Count("atoms", distinct=True),
             atom_completed=Count("atoms", filter=Q(atoms__status="completed"), distinct=True),
+            atom_placeholders=Count("atoms", filter=Q(atoms__placeholder=True), distinct=True),
             cost_total_usd=spent_expression(),
         ).order_by("-created_at")  # Meta.ordering does not survive an aggregation
 
@@ -221,6 +222,11 @@ class Atom(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=3)
     generated_code = models.TextField(blank=True)
+    placeholder = models.BooleanField(
+        default=False,
+        help_text="The offline provider's stand-in (no response stored for this file): "
+        "not generated code.",
+    )
     last_error = models.TextField(blank=True)
     cost_usd = models.DecimalField(**MONEY, default=Decimal(0))
     input_tokens = models.PositiveIntegerField(default=0)

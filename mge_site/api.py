@@ -11,6 +11,7 @@ from acceptance.api import (
     GenerateView,
     RequirementViewSet,
     ResultsView,
+    ReviewView,
     RunDetailView,
     RunView,
 )
@@ -92,6 +93,7 @@ urlpatterns = [
     ),
     path("testing/generate/<uuid:masterplan_id>", GenerateView.as_view(), name="testing-generate"),
     path("testing/run/<uuid:wave_id>", RunView.as_view(), name="testing-run"),
+    path("testing/tests/<uuid:test_id>/review", ReviewView.as_view(), name="testing-test-review"),
     path("testing/runs/<uuid:run_id>", RunDetailView.as_view(), name="testing-run-detail"),
     path("testing/results/<uuid:masterplan_id>", ResultsView.as_view(), name="testing-results"),
     path(

@@ -62,7 +62,7 @@ def spec_counts(masterplan_id: PlanId) -> dict[str, Any]:
     }
     for requirement in with_latest_results(Requirement.objects.filter(masterplan_id=masterplan_id)):
         test = getattr(requirement, "acceptance_test", None)
-        if test is not None and test.generated_by == AcceptanceTest.GeneratedBy.TEMPLATE:
+        if test is not None and not test.verified:
             counts["unverified"] += 1
             continue
         bucket = counts[requirement.priority]

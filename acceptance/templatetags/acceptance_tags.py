@@ -23,4 +23,5 @@ def gate_badge(context: template.Context, masterplan: MasterPlan) -> dict[str, A
     if masterplan.pk not in cache:
         listed = [plan.pk for plan in context.get("masterplans") or []]
         cache.update(gate_statuses(listed if masterplan.pk in listed else [masterplan.pk]))
-    return {"masterplan": masterplan, "gate": cache[masterplan.pk]}
+    never_ran = masterplan.status in (MasterPlan.Status.DRAFT, MasterPlan.Status.READY)
+    return {"masterplan": masterplan, "gate": cache[masterplan.pk], "not_run": never_ran}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from acceptance.models import AcceptanceTest, TestResult, TestRun
+from execution.models import MasterPlan
 
 
 @pytest.fixture
@@ -24,6 +25,8 @@ def slugkit_results(imported):
             message="AssertionError: 'a_b' != 'a-b'" if failed else "",
             trace="Traceback (most recent call last): …" if failed else "",
         )  # fmt: skip
+    MasterPlan.objects.filter(pk=masterplan.pk).update(status=MasterPlan.Status.GATE_FAILED)
+    masterplan.refresh_from_db()
     return masterplan
 
 
@@ -71,3 +74,12 @@ def test_viewers_cannot_generate_or_run(client, viewer, slugkit_results):
         url = f"/masterplans/{slugkit_results.pk}/acceptance/{action}/"
         assert client.post(url).status_code == 403
     assert not slugkit_results.test_runs.filter(status="queued").exists()
+
+
+@pytest.mark.django_db
+def test_a_plan_that_never_ran_reads_not_run_yet_not_blocked(client, viewer, imported):
+    masterplan = imported("slugkit")
+    client.force_login(viewer)
+    for url in ("/", f"/masterplans/{masterplan.pk}/"):
+        page = client.get(url).content.decode()
+        assert ">not run yet</a>" in page and "gate blocked" not in page, url

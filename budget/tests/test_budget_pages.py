@@ -30,7 +30,7 @@ def test_the_budget_page_shows_status_breakdowns_and_ledger(client, viewer, paus
     client.force_login(viewer)
     page = client.get(f"/masterplans/{paused.pk}/budget/").content.decode()
     assert "PAUSED" in page
-    assert "$5.100000 (102.00 %)" in page
+    assert "$5.10 (102.00 %)" in page
     assert page.count("claude-sonnet-4-6") >= 4  # by model + three ledger rows
     assert "Raise the hard cap" not in page  # viewers do not get the form
 

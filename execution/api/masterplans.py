@@ -53,6 +53,10 @@ class WaveSummarySerializer(serializers.ModelSerializer):
 class MasterPlanSerializer(serializers.ModelSerializer):
     atom_total = serializers.IntegerField(read_only=True)
     atom_completed = serializers.IntegerField(read_only=True)
+    atom_placeholders = serializers.IntegerField(
+        read_only=True,
+        help_text="Atoms holding an offline placeholder: not generated code.",
+    )
     cost_total_usd = serializers.DecimalField(
         max_digits=14, decimal_places=6, read_only=True, default=Decimal(0)
     )
@@ -72,6 +76,7 @@ class MasterPlanSerializer(serializers.ModelSerializer):
             "options",
             "atom_total",
             "atom_completed",
+            "atom_placeholders",
             "cost_total_usd",
             "created_at",
             "updated_at",
@@ -245,6 +250,7 @@ class AtomSerializer(serializers.ModelSerializer):
             "language",
             "complexity",
             "status",
+            "placeholder",
             "attempts",
             "max_attempts",
             "last_error",

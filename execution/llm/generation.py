@@ -34,6 +34,8 @@ class Generated:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: Decimal = Decimal(0)
+    placeholder: bool = False
+    """The accepted code is the offline provider's stand-in, not generated code."""
     stopped_by: LLMError | None = None
     """The provider's error, or CallRefused when a guard refused the call."""
 
@@ -90,6 +92,7 @@ def generate_code(
             problem = validate(code)
             if problem is None:
                 outcome.code = code
+                outcome.placeholder = response.placeholder
                 return outcome
             outcome.rejected_code = code
         outcome.errors.append(problem or "")

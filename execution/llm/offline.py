@@ -129,16 +129,28 @@ class OfflineResponder:
     def __init__(self, responses_dir: Path) -> None:
         self.responses_dir = responses_dir
 
-    def code_for(self, prompt: AtomPrompt) -> str:
+    def _stored(self, prompt: AtomPrompt) -> Path | None:
         try:
             # Both parts come from a user's document: confine the joined path, so neither
             # a masterplan named "../.." nor a file path can read outside the folder.
             stored = resolve_in_workspace(self.responses_dir, f"{prompt.masterplan}/{prompt.file}")
         except WorkspacePathError:
-            stored = None
-        if stored and stored.is_file():
-            return stored.read_text(encoding="utf-8")
-        return _synthesised_module(prompt)
+            return None
+        return stored if stored.is_file() else None
+
+    def code_for(self, prompt: AtomPrompt) -> str:
+        stored = self._stored(prompt)
+        return stored.read_text(encoding="utf-8") if stored else _synthesised_module(prompt)
+
+    def synthesises(self, messages: Messages) -> bool:
+        """True when the answer is a stand-in module (no stored file for the atom): code
+        that only names the atom, which must never read as generated code."""
+        prompt = atom_prompt_of(messages)
+        return (
+            acceptance_prompt_of(messages) is None
+            and prompt is not None
+            and self._stored(prompt) is None
+        )
 
     def acceptance_test_for(self, prompt: AcceptancePrompt) -> str:
         """The stored test of the requirement for the framework; NoOfflineAnswer if none."""
@@ -209,4 +221,5 @@ class OfflineProvider:
             model=request.model,
             usage=usage,
             latency_seconds=time.perf_counter() - started,
+            placeholder=self.responder.synthesises(request.messages),
         )

@@ -44,6 +44,9 @@ class LLMResponse:
     cost_usd: Decimal | None = None
     """What the call cost, when a stage priced it (the budget does; a cache hit is $0)."""
     cache_hit: bool = False
+    placeholder: bool = False
+    """Not an answer: the offline provider's stand-in code for a file it has no response
+    for. Marked on the atom ("offline placeholder"), never cached."""
 
 
 class LLMError(Exception):

@@ -52,6 +52,7 @@ def masterplan_detail(request: HtmxHttpRequest, masterplan_id: str) -> HttpRespo
         "status_filter": status_filter,
         "waves": masterplan.waves.all(),
         "status_counts": Counter(masterplan.atoms.values_list("status", flat=True)),
+        "placeholders": masterplan.atoms.filter(placeholder=True).count(),
         "atom_statuses": Atom.Status.values,
         "available_actions": lifecycle.available_actions(masterplan.status),
         "workspace_files": workspace_files(Path(masterplan.workspace_path)),

@@ -205,7 +205,7 @@ def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str
         # The guard paused the plan (the budget): the atom waits for the resume.
         return db.run(_release_atom, atom.pk, outcome.cost_usd)
     error = outcome.errors[-1] if outcome.errors else "no attempts left"
-    status, code = Atom.Status.FAILED, ""
+    status, code, placeholder = Atom.Status.FAILED, "", False
     if outcome.code is not None:
         try:
             _write_file(Path(atom.masterplan.workspace_path), atom.file_path, outcome.code)
@@ -213,9 +213,10 @@ def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str
             error = f"refused to write {atom.file_path}: {refused}"
         else:
             status, code, error = Atom.Status.COMPLETED, outcome.code, ""
+            placeholder = outcome.placeholder
     return db.run(
         _finish_atom, atom, status, outcome.attempts, started, outcome.input_tokens,
-        outcome.output_tokens, code, error, outcome.cost_usd,
+        outcome.output_tokens, code, error, outcome.cost_usd, placeholder,
     )  # fmt: skip
 
 
@@ -245,7 +246,7 @@ def _write_file(workspace: Path, relative_path: str, code: str) -> None:
 _FINISH = f"""
 UPDATE {Atom._meta.db_table}
 SET status = %s, cost_usd = cost_usd + %s, attempts = COALESCE(%s, attempts),
-    generated_code = %s, last_error = %s, input_tokens = input_tokens + %s,
+    generated_code = %s, placeholder = %s, last_error = %s, input_tokens = input_tokens + %s,
     output_tokens = output_tokens + %s, execution_time_seconds = %s, finished_at = %s,
     lease_expires_at = NULL
 WHERE id = %s AND status = %s
@@ -262,6 +263,7 @@ def _finish_atom(
     code: str,
     error: str,
     cost: Decimal = Decimal(0),
+    placeholder: bool = False,
 ) -> str:
     """Record the atom's outcome, if it still runs here. One statement written out: the
     ORM's update with F() expressions cost five times its CPU, once per atom."""
@@ -271,7 +273,7 @@ def _finish_atom(
     with connection.cursor() as cursor:
         cursor.execute(
             _FINISH,
-            [status, cost, attempts, code, error, input_tokens, output_tokens,
+            [status, cost, attempts, code, placeholder, error, input_tokens, output_tokens,
              round(time.perf_counter() - started, 3), finished_at, atom_id,
              Atom.Status.RUNNING],
         )  # fmt: skip

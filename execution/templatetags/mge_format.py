@@ -20,6 +20,19 @@ def percent_of(value: Decimal | int | None, total: Decimal | int | None) -> str:
 
 
 @register.filter
+def usd(value: Decimal | int | str | None) -> str:
+    """Money as every page shows it: to the micro-dollar, without trailing zeros but with at
+    least cents — `$5.00`, `$0.004`, `$0.000554`, `$1,250.50` — so a $0.004 cap is not
+    "$0.00" and two amounts that differ never read the same."""
+    if value is None or value == "":
+        return "—"
+    amount = Decimal(value).quantize(Decimal("0.000001"))
+    digits = f"{abs(amount):,.6f}".rstrip("0")
+    whole, _, decimals = digits.partition(".")
+    return f"{'-' * (amount < 0)}${whole}.{decimals.ljust(2, '0')}"
+
+
+@register.filter
 def words(value: str) -> str:
     """`paused_budget` → `paused budget`."""
     return str(value).replace("_", " ")

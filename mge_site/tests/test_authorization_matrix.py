@@ -39,6 +39,8 @@ TABLE: dict[str, dict[str, set[str]]] = {
     "budget:new-code": {"POST": OVERRIDE},
     "budget:caps": {"POST": RUN},
     "budget:cap-request-decision": {"POST": OVERRIDE},
+    "acceptance:review": {"POST": RUN},
+    "api:testing-test-review": {"POST": RUN},
     "acceptance:masterplan-acceptance": {"GET": VIEW},
     "acceptance:generate": {"POST": RUN},
     "acceptance:run": {"POST": RUN},
@@ -99,7 +101,13 @@ def routes() -> Iterator[tuple[str, str]]:
         filled = path.replace("(?P<pk>[^/.]+)", str(uuid.uuid4()))
         filled = filled.replace("(?P<job_id>[A-Za-z0-9_-]{1,128})", str(uuid.uuid4()))
         filled = filled.replace("^", "").replace("$", "")
-        for converter in ("uuid:masterplan_id", "uuid:wave_id", "uuid:run_id", "uuid:request_id"):
+        for converter in (
+            "uuid:masterplan_id",
+            "uuid:wave_id",
+            "uuid:run_id",
+            "uuid:request_id",
+            "uuid:test_id",
+        ):
             filled = filled.replace(f"<{converter}>", str(uuid.uuid4()))
         yield name, "/" + filled
 
