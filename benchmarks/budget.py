@@ -29,7 +29,7 @@ REDIS_URL = "redis://127.0.0.1:6379/13"
 MODEL = "claude-haiku-4-5"
 
 if TYPE_CHECKING:
-    from budget.counters import BudgetCounters, MasterPlanId
+    from budget.counters import BudgetCounters, MasterPlanId, Refusal
     from execution.llm.types import LLMRequest
 
 T = TypeVar("T")
@@ -102,7 +102,7 @@ def worker(mode: str, masterplan_id: str, first: int) -> None:
 
     def timed_reserve(
         self: BudgetCounters, masterplan_id: MasterPlanId, amount: Decimal, ttl_seconds: float
-    ) -> str | None:
+    ) -> str | Refusal:
         started = time.perf_counter()
         try:
             return original_reserve(self, masterplan_id, amount, ttl_seconds)
@@ -140,7 +140,7 @@ def reservation_sampler(masterplan_id: str) -> None:
         for _ in range(500):
             started = time.perf_counter()
             reservation = counters.reserve(masterplan_id, Decimal("0.000001"), 60)
-            assert reservation is not None  # the caps are set far above what this spends
+            assert isinstance(reservation, str)  # the caps are set far above what this spends
             mine.append((time.perf_counter() - started) * 1000)
             counters.settle(masterplan_id, reservation, Decimal(0))
             # Workers reserve once per LLM call, not in a tight loop: a loop would measure

@@ -29,16 +29,18 @@ EXPIRIES = "mge:budget:reservation-expiries"
 _RESERVE = LuaScript("""
 -- KEYS: hard cap, spent, reserved, reservations, expiries
 -- ARGV: amount, reservation id, expires at, expiries member
+-- Returns {1} reserved, {-2} not loaded, or {-1, spent, reserved, cap}: a refusal with
+-- the figures it was decided on (read later, they may already say something else).
 local cap = redis.call('GET', KEYS[1])
-if not cap then return -2 end
+if not cap then return {-2} end
 local spent = tonumber(redis.call('GET', KEYS[2]) or '0')
 local reserved = tonumber(redis.call('GET', KEYS[3]) or '0')
 local amount = tonumber(ARGV[1])
-if spent + reserved + amount > tonumber(cap) then return -1 end
+if spent + reserved + amount > tonumber(cap) then return {-1, spent, reserved, tonumber(cap)} end
 redis.call('INCRBY', KEYS[3], amount)
 redis.call('HSET', KEYS[4], ARGV[2], amount)
 redis.call('ZADD', KEYS[5], ARGV[3], ARGV[4])
-return spent + reserved + amount
+return {1}
 """)
 
 _SETTLE = LuaScript("""
@@ -79,6 +81,18 @@ class Settlement(NamedTuple):
     charged_usd: Decimal
     soft_cap_usd: Decimal
     """Returned with the charge, so crossing the soft cap needs no second round trip."""
+
+
+class Refusal(NamedTuple):
+    """A reservation that did not fit, with the counters as the refusal saw them."""
+
+    spent_usd: Decimal
+    reserved_usd: Decimal
+    hard_cap_usd: Decimal
+
+    def fits_once_settled(self, amount: Decimal) -> bool:
+        """Room for `amount` when the calls in flight settle, even at their worst case."""
+        return self.spent_usd + amount <= self.hard_cap_usd
 
 
 @dataclass(frozen=True)
@@ -146,13 +160,13 @@ class BudgetCounters:
 
     def reserve(
         self, masterplan_id: MasterPlanId, amount: Decimal, ttl_seconds: float
-    ) -> str | None:
-        """A reservation id, or None when the amount does not fit under the hard cap.
+    ) -> str | Refusal:
+        """A reservation id, or the Refusal when the amount does not fit under the hard cap.
 
         Raises LookupError when the plan's counters are not loaded.
         """
         reservation_id = uuid.uuid4().hex
-        result = _RESERVE(
+        status, *figures = _RESERVE(
             self.client,
             keys=[
                 _key(masterplan_id, "hard_cap"),
@@ -168,9 +182,11 @@ class BudgetCounters:
                 f"{masterplan_id}:{reservation_id}",
             ],
         )
-        if result == -2:
+        if status == -2:
             raise LookupError(f"budget counters of {masterplan_id} are not loaded")
-        return None if result == -1 else reservation_id
+        if status == -1:
+            return Refusal(*(from_micros(figure) for figure in figures))
+        return reservation_id
 
     def settle(
         self, masterplan_id: MasterPlanId, reservation_id: str, actual: Decimal | None

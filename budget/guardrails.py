@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from budget.alerts import raise_alert
-from budget.counters import BudgetCounters, MasterPlanId
+from budget.counters import BudgetCounters, MasterPlanId, Refusal
 from budget.models import BudgetAlert, CostEntry
 from budget.overrides import issue_code, two_person_rule
 from budget.pricing import cost_of, worst_case_cost
@@ -48,8 +48,8 @@ def budget_guard(call: Call, next_stage: Next) -> LLMResponse:
     counters = BudgetCounters()
     worst = worst_case_cost(request.model, input_bound(request), request.max_tokens)
     reservation = _reserve(counters, request.masterplan_id, worst, call)
-    if reservation is None:
-        call.run_db(pause_for_budget, request.masterplan_id, worst)
+    if isinstance(reservation, Refusal):
+        call.run_db(pause_for_budget, request.masterplan_id, worst, reservation)
         raise BudgetExceeded(
             f"the call could cost up to ${worst} and does not fit under the hard cap"
         )
@@ -73,13 +73,15 @@ def budget_guard(call: Call, next_stage: Next) -> LLMResponse:
 
 def _reserve(
     counters: BudgetCounters, masterplan_id: str, worst: Decimal, call: Call
-) -> str | None:
-    """A reservation, or None when even after every call in flight settles there is no
-    room for this one.
+) -> str | Refusal:
+    """A reservation, or the Refusal when even after every call in flight settles there
+    is no room for this one.
 
     A refusal while other calls are in flight waits for them: their reservations are
     worst cases and usually settle far lower. Pausing at the first refusal would leave
-    most of the budget unused. A call that waits holds no concurrency slot.
+    most of the budget unused. A call that waits holds no concurrency slot. The decision
+    reads the figures the refusal itself saw: a second read could find the others settled
+    and their reservations gone, and pause for a call that now fits.
     """
     ttl = settings.MGE_BUDGET_RESERVATION_TTL_SECONDS
     deadline = time.monotonic() + ttl
@@ -89,13 +91,10 @@ def _reserve(
         except LookupError:
             call.run_db(load_counters, masterplan_id, counters)
             continue
-        if reservation is not None:
+        if isinstance(reservation, str):
             return reservation
-        snapshot = counters.snapshot(masterplan_id)
-        if snapshot is None or snapshot.spent_usd + worst > snapshot.hard_cap_usd:
-            return None  # no room, even once the calls in flight settle
-        if snapshot.reserved_usd == 0 or time.monotonic() > deadline:
-            return None
+        if not reservation.fits_once_settled(worst) or time.monotonic() > deadline:
+            return reservation
         call.before_wait()
         time.sleep(random.uniform(0.05, 0.15))  # jittered: refused callers do not retry in step
 
@@ -175,11 +174,10 @@ def alert_soft_cap(masterplan_id: MasterPlanId, spent: Decimal) -> None:
     )
 
 
-def pause_for_budget(masterplan_id: MasterPlanId, needed: Decimal) -> bool:
-    """Pause a running plan whose next call does not fit; True if this call paused it."""
-    snapshot = BudgetCounters().snapshot(masterplan_id)
-    spent = snapshot.spent_usd if snapshot else Decimal(0)
-    reserved = snapshot.reserved_usd if snapshot else Decimal(0)
+def pause_for_budget(masterplan_id: MasterPlanId, needed: Decimal, refusal: Refusal) -> bool:
+    """Pause a running plan whose next call does not fit; True if this call paused it. The
+    status line gives the figures the refusal was decided on."""
+    spent, reserved = refusal.spent_usd, refusal.reserved_usd
     with transaction.atomic():
         # Locked first: the cap the status line names is the one in force at the pause.
         cap = (

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from budget.counters import BudgetCounters
+from budget.counters import BudgetCounters, Refusal
 
 
 @pytest.fixture
@@ -17,9 +17,12 @@ def counters():
 
 def test_a_reservation_that_would_pass_the_cap_is_refused(counters):
     first = counters.reserve("plan", Decimal("0.60"), ttl_seconds=60)
-    assert first is not None
-    assert counters.reserve("plan", Decimal("0.41"), ttl_seconds=60) is None
-    assert counters.reserve("plan", Decimal("0.40"), ttl_seconds=60) is not None
+    assert isinstance(first, str)
+    refused = counters.reserve("plan", Decimal("0.41"), ttl_seconds=60)
+    # The refusal carries the figures it was decided on.
+    assert refused == Refusal(Decimal(0), Decimal("0.600000"), Decimal("1.000000"))
+    assert refused.fits_once_settled(Decimal("0.41"))
+    assert isinstance(counters.reserve("plan", Decimal("0.40"), ttl_seconds=60), str)
     snapshot = counters.snapshot("plan")
     assert (snapshot.spent_usd, snapshot.reserved_usd) == (Decimal(0), Decimal("1.000000"))
 

@@ -101,11 +101,14 @@ def test_issuing_in_code_keeps_one_outstanding_code(paused):
 
 
 def test_under_the_rule_the_pause_alert_carries_no_code(imported, approver, second_approver):
+    from budget.counters import Refusal
     from budget.guardrails import pause_for_budget
 
     masterplan = imported("slugkit")
     MasterPlan.objects.filter(pk=masterplan.pk).update(status=MasterPlan.Status.RUNNING)
-    assert pause_for_budget(masterplan.pk, Decimal("9"))
+    assert pause_for_budget(
+        masterplan.pk, Decimal("9"), Refusal(Decimal(0), Decimal(0), Decimal(5))
+    )
     masterplan.refresh_from_db()
     assert masterplan.status == MasterPlan.Status.PAUSED_BUDGET
     bodies = "\n".join(str(message.body) for message in mail.outbox)

@@ -36,6 +36,7 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 
+@pytest.mark.timeout(600)  # a bounded run of some 1,900 requests: about 100 s alone
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_every_operation_keeps_the_published_contract(
     live_server: LiveServer,
