@@ -39,6 +39,8 @@ class Blocking:
     """passed never appears here; else a result status, or missing / invalid / not_run /
     unverified (a template test that passed)."""
     message: str
+    label: str = ""
+    """The requirement as the pages number it: R1, R2, …"""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,12 @@ class GateStatus:
     should_passed: int
     reason: str
     blocking_tests: list[Blocking] = field(default_factory=list)
+
+    def blocking_summary(self, limit: int = 5) -> str:
+        """ "R1 (failed), R4 (unverified) and 3 more": what a status line can name."""
+        named = [f"{b.label} ({b.status.replace('_', ' ')})" for b in self.blocking_tests[:limit]]
+        more = len(self.blocking_tests) - limit
+        return ", ".join(named) + (f" and {more} more" if more > 0 else "")
 
     @property
     def must_pass_rate(self) -> float | None:
@@ -74,6 +82,7 @@ class GateStatus:
             "blocking_tests": [
                 {
                     "requirement": b.requirement_id,
+                    "label": b.label,
                     "test": b.test_id,
                     "priority": b.priority,
                     "text": b.text,
@@ -175,7 +184,8 @@ def _gate(requirements: list[Requirement]) -> GateStatus:
         else:
             blocking.append(
                 Blocking(str(requirement.pk), str(test.pk) if test else None,
-                         requirement.priority, requirement.text, status, why)
+                         requirement.priority, requirement.text, status, why,
+                         f"R{requirement.position + 1}")
             )  # fmt: skip
     (must_total, must_passed), (should_total, should_passed) = counts["must"], counts["should"]
     must_ok = must_passed == must_total

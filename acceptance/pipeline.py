@@ -100,7 +100,14 @@ def verdict_of(run: TestRun) -> tuple[Verdict | None, GateStatus | None]:
     else:
         planned = {path for path, _ in atoms}
         gate = wave_gate_status(run.masterplan_id, set(run.written_files), planned)
-    reason = "" if gate.gate_passed else f"acceptance gate failed: {gate.reason}"
+    reason = ""
+    if not gate.gate_passed:
+        blocking = gate.blocking_summary()
+        reason = f"acceptance gate failed: {gate.reason}" + (
+            f". Blocking: {blocking}; each test's message is on the acceptance page."
+            if blocking
+            else ""
+        )
     return Verdict(gate.gate_passed, reason), gate
 
 

@@ -90,6 +90,9 @@ class DecisionSerializer(serializers.Serializer):
 
 class OverrideSerializer(serializers.Serializer):
     new_hard_cap = AmountField(help_text="USD, above what is spent.")
+    new_soft_cap = AmountField(
+        required=False, help_text="USD, at most the new hard cap; default: its share kept."
+    )
     confirmation_code = serializers.CharField(max_length=20, trim_whitespace=True)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
@@ -187,13 +190,14 @@ class OverrideView(APIView):
                 data["new_hard_cap"],
                 data["confirmation_code"],
                 data.get("reason", ""),
+                data.get("new_soft_cap"),
             )
         except jobs.QueueUnavailable as unavailable:
             raise ServiceUnavailable(f"{unavailable}. Nothing was changed.") from None
         except CodeRejected as rejected:
             raise PermissionDenied(str(rejected)) from None
         except CapTooLow as too_low:
-            raise ValidationError({"new_hard_cap": [str(too_low)]}) from None
+            raise ValidationError({too_low.field: [str(too_low)]}) from None
         return Response({**budget_json(masterplan), "masterplan_status": masterplan.status})
 
 

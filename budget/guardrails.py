@@ -131,6 +131,7 @@ def record_cost(
         "wave": request.wave_id, "model": request.model, "purpose": request.purpose,
         "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
         "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+        "cache_creation_1h_input_tokens": usage.cache_creation_1h_input_tokens,
         "cache_read_input_tokens": usage.cache_read_input_tokens, "cost_usd": cost,
         "reserved_usd": reserved, "batch": False, "cache_hit": saved is not None,
         "saved_usd": saved or Decimal(0), "kind": kind,

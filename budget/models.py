@@ -57,6 +57,9 @@ class CostEntry(models.Model):
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
     cache_creation_input_tokens = models.PositiveIntegerField(default=0)
+    cache_creation_1h_input_tokens = models.PositiveIntegerField(
+        default=0, help_text="Of the cache writes, those kept for an hour (the dearer rate)."
+    )
     cache_read_input_tokens = models.PositiveIntegerField(default=0)
     cost_usd = models.DecimalField(**MONEY)
     reserved_usd = models.DecimalField(**MONEY, default=Decimal(0))
@@ -141,6 +144,10 @@ class BudgetOverride(models.Model):
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     old_hard_cap_usd = models.DecimalField(**MONEY)
     new_hard_cap_usd = models.DecimalField(**MONEY)
+    old_soft_cap_usd = models.DecimalField(**MONEY, null=True, blank=True)
+    new_soft_cap_usd = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Null on overrides made before it was kept."
+    )
     spent_usd = models.DecimalField(**MONEY)
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -32,7 +32,22 @@ class CodeRejected(Exception):
 
 
 class CapTooLow(Exception):
-    """The new hard cap does not exceed what is spent (HTTP 400)."""
+    """The new caps do not fit (HTTP 400): the hard cap not above what is spent or the
+    current cap, or the soft cap above the new hard cap. `field` is the input to fix."""
+
+    def __init__(self, message: str, field: str = "new_hard_cap") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def soft_cap_after(
+    masterplan: MasterPlan, new_hard_cap: Decimal, new_soft_cap: Decimal | None
+) -> Decimal:
+    """The soft cap an override leaves: the approver's, or the old one's share of the new
+    hard cap (70 % stays 70 %) — shown in the review step before it is confirmed."""
+    if new_soft_cap is not None:
+        return new_soft_cap
+    return scaled_soft(masterplan.budget_soft_cap_usd, masterplan.budget_hard_cap_usd, new_hard_cap)
 
 
 def _hash(code: str) -> str:
@@ -122,6 +137,7 @@ def override_hard_cap(
     new_hard_cap: Decimal,
     confirmation_code: str,
     reason: str = "",
+    new_soft_cap: Decimal | None = None,
 ) -> BudgetOverride:
     """Raise the hard cap, spending the code (`override_and_resume` resumes the plan)."""
     with transaction.atomic():
@@ -154,6 +170,12 @@ def override_hard_cap(
                 f"an override raises the hard cap: ${new_hard_cap} is not above the current "
                 f"${masterplan.budget_hard_cap_usd}"
             )
+        soft_cap = soft_cap_after(masterplan, new_hard_cap, new_soft_cap)
+        if soft_cap > new_hard_cap:
+            raise CapTooLow(
+                f"the soft cap (${soft_cap}) must not exceed the new hard cap (${new_hard_cap})",
+                "new_soft_cap",
+            )
         code.used_at = timezone.now()
         code.save(update_fields=["used_at"])
         override = BudgetOverride.objects.create(
@@ -161,12 +183,12 @@ def override_hard_cap(
             approved_by=user,
             old_hard_cap_usd=masterplan.budget_hard_cap_usd,
             new_hard_cap_usd=new_hard_cap,
+            old_soft_cap_usd=masterplan.budget_soft_cap_usd,
+            new_soft_cap_usd=soft_cap,
             spent_usd=spent,
             reason=reason,
         )
-        masterplan.budget_soft_cap_usd = scaled_soft(
-            masterplan.budget_soft_cap_usd, masterplan.budget_hard_cap_usd, new_hard_cap
-        )
+        masterplan.budget_soft_cap_usd = soft_cap
         masterplan.budget_hard_cap_usd = new_hard_cap
         close_pending(masterplan)
         masterplan.save(update_fields=["budget_hard_cap_usd", "budget_soft_cap_usd", "updated_at"])
@@ -180,12 +202,13 @@ def override_and_resume(
     new_hard_cap: Decimal,
     confirmation_code: str,
     reason: str = "",
+    new_soft_cap: Decimal | None = None,
 ) -> MasterPlan:
     """The override as the page and the API offer it: the cap raised, then a plan paused
     at its cap resumed. The queue is asked first, before the code is spent: a raised cap
     must be able to resume the plan (raises jobs.QueueUnavailable, changing nothing)."""
     jobs.require_queue()
-    override_hard_cap(masterplan_id, user, new_hard_cap, confirmation_code, reason)
+    override_hard_cap(masterplan_id, user, new_hard_cap, confirmation_code, reason, new_soft_cap)
     if MasterPlan.objects.filter(pk=masterplan_id, status=MasterPlan.Status.PAUSED_BUDGET).exists():
         lifecycle.resume_after_override(masterplan_id)
     return MasterPlan.objects.get(pk=masterplan_id)

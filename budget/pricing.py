@@ -85,16 +85,17 @@ def price_for(model: str, on: dt.date | None = None) -> ModelPrice:
     return max(enumerate(effective), key=lambda item: (item[1].effective_from, item[0]))[1]
 
 
-def cost_of(
-    model: str, usage: Usage, *, batch: bool = False, cache_write_ttl: str = "5m"
-) -> Decimal:
-    """The cost of a call's reported usage, rounded to the micro-dollar."""
+def cost_of(model: str, usage: Usage, *, batch: bool = False) -> Decimal:
+    """The cost of a call's reported usage, rounded to the micro-dollar: each cache write
+    at its TTL's rate (the provider reports the 1-hour ones apart), a batch call at the
+    batch discount."""
     price = price_for(model)
-    write_price = price.cache_write_1h if cache_write_ttl == "1h" else price.cache_write_5m
+    one_hour = min(usage.cache_creation_1h_input_tokens, usage.cache_creation_input_tokens)
     total = (
         usage.input_tokens * price.input
         + usage.output_tokens * price.output
-        + usage.cache_creation_input_tokens * write_price
+        + (usage.cache_creation_input_tokens - one_hour) * price.cache_write_5m
+        + one_hour * price.cache_write_1h
         + usage.cache_read_input_tokens * price.cache_read
     ) / MILLION
     if batch:

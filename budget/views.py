@@ -22,6 +22,7 @@ from budget.overrides import (
     code_request_message,
     override_and_resume,
     request_code,
+    soft_cap_after,
 )
 from budget.status import budget_status
 from execution.models import MasterPlan
@@ -82,13 +83,16 @@ def override(request: SignedInHtmxHttpRequest, masterplan_id: str) -> HttpRespon
     data = form.cleaned_data
     if not data["confirmed"]:
         confirm = OverrideForm(initial={**data, "confirmed": True})
+        soft = soft_cap_after(masterplan, data["new_hard_cap"], data["new_soft_cap"])
         return render(
-            request, "budget/_override_confirm.html", {**context, "form": confirm, "data": data}
+            request,
+            "budget/_override_confirm.html",
+            {**context, "form": confirm, "data": data, "new_soft_cap": soft},
         )
     try:
         override_and_resume(
             masterplan.pk, request.user, data["new_hard_cap"], data["confirmation_code"],
-            data["reason"],
+            data["reason"], data["new_soft_cap"],
         )  # fmt: skip
     except (CodeRejected, CapTooLow, jobs.QueueUnavailable) as refused:
         form.add_error(None, str(refused))

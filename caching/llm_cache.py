@@ -131,7 +131,8 @@ def _decode(raw: bytes) -> LLMResponse:
     return LLMResponse(
         text=value["text"],
         model=value["model"],
-        usage=Usage(**{name: int(usage[name]) for name in asdict(Usage())}),
+        # A field added to Usage since the entry was kept reads as 0.
+        usage=Usage(**{name: int(usage.get(name, 0)) for name in asdict(Usage())}),
         stop_reason=str(value.get("stop_reason", "")),
         cost_usd=Decimal(value["cost_usd"]),
     )

@@ -74,7 +74,10 @@ def test_a_failing_must_test_ends_the_plan_gate_failed(
     run_jobs()
     masterplan.refresh_from_db()
     assert masterplan.status == MasterPlan.Status.GATE_FAILED
-    assert masterplan.status_reason == ("acceptance gate failed: 1 of 5 MUST tests do not pass")
+    assert masterplan.status_reason == (
+        "acceptance gate failed: 1 of 5 MUST tests do not pass. Blocking: R1 (failed); each "
+        "test's message is on the acceptance page."
+    )
     failed = TestResult.objects.filter(run__masterplan=masterplan, status="failed").first()
     assert failed is not None and "AssertionError" in failed.trace + failed.message
 
@@ -118,7 +121,7 @@ def test_typescript_plans_get_vitest_tests_run_in_the_sandbox(
 
 @engine_db
 def test_a_real_defect_in_generated_code_blocks_the_release(
-    acceptance_after_waves, imported, run_jobs
+    acceptance_after_waves, imported, run_jobs, client, viewer
 ):
     """inventory-service's canned code records a refused withdrawal of an unknown SKU (its
     defaultdict grows on a read): R1's test catches it, in a plan with pytest and Vitest,
@@ -128,7 +131,10 @@ def test_a_real_defect_in_generated_code_blocks_the_release(
     run_jobs()
     masterplan.refresh_from_db()
     assert masterplan.status == MasterPlan.Status.GATE_FAILED
-    assert masterplan.status_reason == "acceptance gate failed: 1 of 4 MUST tests do not pass"
+    assert masterplan.status_reason == (
+        "acceptance gate failed: 1 of 4 MUST tests do not pass. Blocking: R1 (failed); each "
+        "test's message is on the acceptance page."
+    )
     # After wave 1 the code of R1 was not written yet (not due); after wave 2 it failed,
     # and wave 3 never started.
     assert list(masterplan.waves.values_list("number", "status")) == [
@@ -149,6 +155,10 @@ def test_a_real_defect_in_generated_code_blocks_the_release(
     failed = last.results.get(status="failed")
     assert failed.test.requirement.position == 0
     assert "ghost" in failed.message + failed.trace
+    client.force_login(viewer)
+    page = client.get(f"/masterplans/{masterplan.pk}/").content.decode()
+    unstarted = masterplan.atoms.filter(wave__number=3).count()
+    assert page.count("not run: the plan ended (gate failed) before its wave") == unstarted > 0
 
 
 @engine_db

@@ -46,6 +46,14 @@ def test_a_failing_template_test_keeps_its_own_failure():
     assert [b.status for b in gate_status(masterplan.pk).blocking_tests] == ["failed"]
 
 
+def test_the_status_line_names_at_most_five_blocking_tests():
+    masterplan = plan_with(7, 0)
+    with_results(masterplan, {0: "failed", 1: "timeout"})
+    assert gate_status(masterplan.pk).blocking_summary() == (
+        "R1 (failed), R2 (timeout), R3 (not run), R4 (not run), R5 (not run) and 2 more"
+    )
+
+
 def test_labels_compress_runs():
     assert requirement_labels([5, 1, 2, 3, 9]) == "R1–R3, R5, R9"
     assert requirement_labels([4]) == "R4"

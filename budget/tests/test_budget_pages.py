@@ -54,6 +54,11 @@ def test_an_approver_overrides_in_two_steps_and_the_plan_resumes(client, approve
     review = client.post(url, form, headers=HTMX)
     assert review.status_code == 200
     assert "Confirm the override" in review.content.decode()
+    # The soft cap's change is shown before it happens: 3.5 of 5 is 14 of 20.
+    assert (
+        "its soft cap from\n    $3.50 to <strong>$14.00</strong> (its share of the hard cap kept)"
+        in (review.content.decode())
+    )
     assert not BudgetOverride.objects.exists()  # nothing happens before the confirmation
 
     done = client.post(url, {**form, "confirmed": "True"}, headers=HTMX)
@@ -62,6 +67,24 @@ def test_an_approver_overrides_in_two_steps_and_the_plan_resumes(client, approve
     assert paused.budget_hard_cap_usd == Decimal("20")
     assert paused.status == MasterPlan.Status.RUNNING
     assert BudgetOverride.objects.get().reason == "worth it"
+    assert paused.budget_soft_cap_usd == Decimal("14")
+
+
+@pytest.mark.django_db
+def test_the_approver_sets_the_soft_cap_in_the_override(client, approver, paused):
+    code, _ = issue_code(paused)
+    client.force_login(approver)
+    url = f"/masterplans/{paused.pk}/budget/override/"
+    form = {"new_hard_cap": "20", "new_soft_cap": "19", "confirmation_code": code}
+    review = client.post(url, form, headers=HTMX).content.decode()
+    assert "$3.50 to <strong>$19.00</strong>?" in review
+    client.post(url, {**form, "confirmed": "True"}, headers=HTMX)
+    paused.refresh_from_db()
+    assert (paused.budget_hard_cap_usd, paused.budget_soft_cap_usd) == (Decimal(20), Decimal(19))
+    override = BudgetOverride.objects.get()
+    assert (override.old_soft_cap_usd, override.new_soft_cap_usd) == (Decimal("3.5"), Decimal(19))
+    page = client.get(f"/masterplans/{paused.pk}/budget/").content.decode()
+    assert "$5.00 → $20.00 (soft $3.50 → $19.00)" in page
 
 
 @pytest.mark.django_db

@@ -147,3 +147,20 @@ def test_a_zero_cap_can_be_overridden(api_client_for, approver, imported, settin
     response = override(api_client_for(approver), masterplan, confirmation_code=code)
     assert response.status_code == 200
     assert response.json()["soft_cap_usd"] == "7.000000"  # the default ratio, 0.7
+
+
+@pytest.mark.django_db
+def test_a_soft_cap_above_the_new_hard_cap_is_400_and_keeps_the_code(
+    api_client_for, approver, paused
+):
+    code, _ = issue_code(paused)
+    response = override(api_client_for(approver), paused, confirmation_code=code,
+                        new_soft_cap="11")  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "new_soft_cap": ["the soft cap ($11.000000) must not exceed the new hard cap ($10.000000)"]
+    }
+    assert_untouched(paused)
+    assert OverrideCode.objects.get().used_at is None
+    answer = override(api_client_for(approver), paused, confirmation_code=code, new_soft_cap="9")
+    assert answer.status_code == 200 and answer.json()["soft_cap_usd"] == "9.000000"

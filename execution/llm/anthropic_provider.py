@@ -67,6 +67,9 @@ class AnthropicProvider:
                 output_tokens=usage.output_tokens,
                 cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
                 cache_read_input_tokens=usage.cache_read_input_tokens or 0,
+                cache_creation_1h_input_tokens=(
+                    usage.cache_creation.ephemeral_1h_input_tokens if usage.cache_creation else 0
+                ),
             ),
             latency_seconds=time.perf_counter() - started,
             stop_reason=message.stop_reason or "",

@@ -12,6 +12,7 @@ Run it with `python manage.py mge llm-stub --port N`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -49,6 +50,8 @@ class StubConfig:
     """Per atom name, texts answered to its next successful requests (then the normal one)."""
     fault_retry_after_ms: int = 10
     """retry-after-ms sent with scheduled 429/529s, so SDK retries stay fast in tests."""
+    cache_tokens: dict[str, int] = field(default_factory=dict)
+    """Prompt-cache usage reported with every answer: `write_5m`, `write_1h`, `read`."""
 
 
 @dataclass
@@ -175,6 +178,13 @@ class StubServer:
                 return _error(error.status_code or 400, str(error))
             if text_override is not None:
                 text = text_override
+        cache = self.config.cache_tokens
+        usage = dataclasses.replace(
+            usage,
+            cache_creation_input_tokens=cache.get("write_5m", 0) + cache.get("write_1h", 0),
+            cache_creation_1h_input_tokens=cache.get("write_1h", 0),
+            cache_read_input_tokens=cache.get("read", 0),
+        )
         return (
             200,
             {
@@ -185,10 +195,26 @@ class StubServer:
                 "content": [{"type": "text", "text": text}],
                 "stop_reason": "end_turn",
                 "stop_sequence": None,
-                "usage": {**asdict(usage), "service_tier": "standard"},
+                "usage": _usage_json(usage),
             },
             {},
         )
+
+
+def _usage_json(usage: Usage) -> dict[str, object]:
+    """Usage as the Messages API reports it: the cache writes split by TTL."""
+    one_hour = usage.cache_creation_1h_input_tokens
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+        "cache_read_input_tokens": usage.cache_read_input_tokens,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": usage.cache_creation_input_tokens - one_hour,
+            "ephemeral_1h_input_tokens": one_hour,
+        },
+        "service_tier": "standard",
+    }
 
 
 def _error(

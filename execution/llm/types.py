@@ -31,7 +31,10 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     cache_creation_input_tokens: int = 0
+    """Every token written to the prompt cache, whatever its TTL."""
     cache_read_input_tokens: int = 0
+    cache_creation_1h_input_tokens: int = 0
+    """Of the cache writes, those kept for an hour (dearer than the 5-minute ones)."""
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,15 @@ from mge_site.http import HtmxHttpRequest, SignedInHtmxHttpRequest
 
 @login_required
 @permission_required("execution.view_masterplan", raise_exception=True)
-def masterplan_list(request: HttpRequest) -> HttpResponse:
-    masterplans = MasterPlan.objects.with_progress()
-    return render(request, "execution/masterplan_list.html", {"masterplans": masterplans})
+def masterplan_list(request: HtmxHttpRequest) -> HttpResponse:
+    masterplans = list(MasterPlan.objects.with_progress())
+    context = {
+        "masterplans": masterplans,
+        "any_active": any(masterplan.is_active for masterplan in masterplans),
+    }
+    if request.htmx:
+        return render(request, "execution/_list_live.html", context)
+    return render(request, "execution/masterplan_list.html", context)
 
 
 @login_required
@@ -52,7 +58,8 @@ def masterplan_detail(request: HtmxHttpRequest, masterplan_id: str) -> HttpRespo
         "status_filter": status_filter,
         "waves": masterplan.waves.all(),
         "status_counts": Counter(masterplan.atoms.values_list("status", flat=True)),
-        "placeholders": masterplan.atoms.filter(placeholder=True).count(),
+        "placeholders": masterplan.atom_placeholders,  # type: ignore[attr-defined]
+        "plan_ended": masterplan.status in lifecycle.ENDED,
         "atom_statuses": Atom.Status.values,
         "available_actions": lifecycle.available_actions(masterplan.status),
         "workspace_files": workspace_files(Path(masterplan.workspace_path)),

@@ -510,7 +510,10 @@ def test_the_latency_signal_is_the_providers_time_not_the_retry_waits(stub_serve
     gateway.complete(request)
     assert time.monotonic() - started > 0.6
     [sample] = ConcurrencyLimiter().client.lrange(ConcurrencyLimiter()._key("llm_ms"), 0, -1)
-    assert 90 <= float(sample) < 400  # the answered attempt, not the 0.6 s wait
+    assert isinstance(sample, bytes)  # the client does not decode responses
+    measured_at, _, ms = sample.decode().partition(":")
+    assert abs(float(measured_at) - time.time()) < 5
+    assert 90 <= float(ms) < 400  # the answered attempt, not the 0.6 s wait
 
 
 @pytest.mark.django_db
@@ -538,3 +541,17 @@ def test_a_call_gives_its_slot_back_when_the_provider_answers_not_after_the_book
     gateway.complete(request)
     assert in_flight_while_recording == [0]  # the provider was done: so was its slot
     assert limiter.client.llen(limiter._key("llm_ms")) == 1  # its latency counted once
+
+
+def test_latency_samples_older_than_the_adjustment_period_cut_nothing(settings, monkeypatch):
+    """Idle, the engine measures nothing: the last slow DB samples must not cut the limit
+    period after period (it drifted from 100 to 22 overnight)."""
+    limiter = ConcurrencyLimiter()
+    hold(limiter, 90)
+    limiter.record_db_ms([500.0] * 10)
+    assert limiter.signals()["db_p95_ms"] == 500.0
+    later = time.time() + settings.MGE_CONCURRENCY_ADJUST_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert limiter.signals() == {"llm_p95_ms": None, "db_p95_ms": None}
+    assert limiter.adjust().kind != "db_latency"
+    assert limiter.limit() >= 100

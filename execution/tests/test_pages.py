@@ -176,3 +176,17 @@ def test_a_refused_action_is_explained_on_the_page(client, reviewer, imported):
     assert (
         "cannot start masterplan &#x27;slugkit&#x27;: it is completed" in response.content.decode()
     )
+
+
+@pytest.mark.django_db
+def test_the_list_updates_itself_fast_while_a_plan_runs(client, viewer, imported):
+    masterplan = imported("slugkit")
+    client.force_login(viewer)
+    idle = client.get("/").content.decode()
+    assert 'id="list-live"' in idle and 'hx-trigger="every 10s"' in idle
+    MasterPlan.objects.filter(pk=masterplan.pk).update(status=MasterPlan.Status.RUNNING)
+    polled = client.get("/", headers={"HX-Request": "true", "HX-Target": "list-live"})
+    body = polled.content.decode()
+    assert '<div id="list-live"' in body
+    assert 'hx-trigger="every 2s"' in body and "<html" not in body
+    assert "running" in body and "slugkit" in body

@@ -103,7 +103,7 @@ class ConcurrencyLimiter:
                   self._key("hold"), self._key("llm_ms"), self._key("adjustment_counts"),
                   self._key("ceiling")],
             args=[slot, int(succeeded), settings.MGE_CONCURRENCY_MAX,
-                  settings.MGE_CONCURRENCY_INITIAL, "" if llm_ms is None else round(llm_ms, 1),
+                  settings.MGE_CONCURRENCY_INITIAL, "" if llm_ms is None else _sample(llm_ms),
                   SAMPLES_KEPT],
         )  # fmt: skip
         waiting_here.wake_first()
@@ -113,7 +113,7 @@ class ConcurrencyLimiter:
     def record_db_ms(self, samples: Sequence[float]) -> None:
         if samples:
             pipe = self.client.pipeline(transaction=False)
-            pipe.lpush(self._key("db_ms"), *(round(ms, 2) for ms in samples))
+            pipe.lpush(self._key("db_ms"), *(_sample(ms) for ms in samples))
             pipe.ltrim(self._key("db_ms"), 0, SAMPLES_KEPT - 1)
             pipe.execute()
 
@@ -249,8 +249,12 @@ class ConcurrencyLimiter:
         return [json.loads(member) for member in members]
 
     def signals(self) -> dict[str, float | None]:
-        llm = [float(v) for v in self.client.lrange(self._key("llm_ms"), 0, -1)]
-        db = [float(v) for v in self.client.lrange(self._key("db_ms"), 0, -1)]
+        """The latencies' p95 over the samples of the last adjustment period: an older one
+        says nothing of now (an idle engine measures nothing, and its last slow sample
+        would cut the limit period after period)."""
+        since = time.time() - settings.MGE_CONCURRENCY_ADJUST_SECONDS
+        llm = _recent(self.client.lrange(self._key("llm_ms"), 0, -1), since)
+        db = _recent(self.client.lrange(self._key("db_ms"), 0, -1), since)
         return {"llm_p95_ms": percentile(llm, 0.95), "db_p95_ms": percentile(db, 0.95)}
 
     def adjustment_counts(self) -> dict[str, int]:
@@ -274,3 +278,18 @@ class ConcurrencyLimiter:
             **self.signals(),
             "adjustments": adjustments,
         }
+
+
+def _sample(ms: float) -> str:
+    """A latency with the time it was measured: "epoch seconds:ms"."""
+    return f"{time.time():.3f}:{ms:.2f}"
+
+
+def _recent(entries: Sequence[bytes | str], since: float) -> list[float]:
+    samples = []
+    for entry in entries:
+        text = entry.decode() if isinstance(entry, bytes) else entry
+        at, _, ms = text.partition(":")
+        if ms and float(at) >= since:
+            samples.append(float(ms))
+    return samples
