@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,9 @@ def _isolated_services(settings: Settings, tmp_path: Path) -> Iterator[None]:
     settings.MGE_ACCEPTANCE_AFTER_WAVES = False
     settings.MGE_PRECISION_AFTER_WAVES = False
     settings.METRICS_CACHE_SECONDS = 0  # each test's scrape sees its own rows
+    # Transient provider errors are asked again after a backoff: milliseconds in tests.
+    settings.MGE_LLM_BACKOFF_BASE_SECONDS = Decimal("0.01")
+    settings.MGE_LLM_BACKOFF_MAX_SECONDS = Decimal("0.05")
     # Pages are rendered without a collectstatic run: plain storage, files from the apps.
     settings.STORAGES = {
         **settings.STORAGES,

@@ -221,6 +221,9 @@ class Atom(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=3)
+    provider_retries = models.PositiveIntegerField(
+        default=0, help_text="Calls asked again after a transient provider error (429, 5xx …)."
+    )
     generated_code = models.TextField(blank=True)
     placeholder = models.BooleanField(
         default=False,

@@ -319,6 +319,18 @@ if MGE_LLM_PROVIDER == "anthropic" and not ANTHROPIC_API_KEY:
     raise ImproperlyConfigured("MGE_LLM_PROVIDER=anthropic needs ANTHROPIC_API_KEY.")
 MGE_LLM_TIMEOUT_SECONDS = env_int("MGE_LLM_TIMEOUT_SECONDS", 120, minimum=1)
 MGE_LLM_MAX_RETRIES = env_int("MGE_LLM_MAX_RETRIES", 2, minimum=0)
+# A transient provider error that outlived the SDK's retries (429, 529, 5xx, a timeout, a
+# dropped connection) is asked again after a backoff (full jitter, at least retry-after),
+# up to this many times and this many seconds per atom; apart from the attempts for
+# answers that do not parse.
+MGE_LLM_PROVIDER_RETRIES = env_int("MGE_LLM_PROVIDER_RETRIES", 6, minimum=0)
+MGE_LLM_PROVIDER_RETRY_SECONDS = env_int("MGE_LLM_PROVIDER_RETRY_SECONDS", 600, minimum=1)
+MGE_LLM_BACKOFF_BASE_SECONDS = env_decimal(
+    "MGE_LLM_BACKOFF_BASE_SECONDS", Decimal("2"), minimum=Decimal(0)
+)
+MGE_LLM_BACKOFF_MAX_SECONDS = env_decimal(
+    "MGE_LLM_BACKOFF_MAX_SECONDS", Decimal("60"), minimum=Decimal(0)
+)
 MGE_LLM_MAX_TOKENS = env_int("MGE_LLM_MAX_TOKENS", 4096, minimum=16)
 # The exact LLM response cache (caching.llm_cache): answers kept this long, an answer
 # larger than MGE_LLM_CACHE_MAX_BYTES not kept; a lookup slower than

@@ -4,7 +4,7 @@ its timeouts, and the usage it reports."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import anthropic
 
@@ -50,9 +50,12 @@ class AnthropicProvider:
                 messages=request.messages,  # type: ignore[arg-type]
             )
         except anthropic.APIStatusError as error:
+            hint = WHAT_TO_FIX.get(error.status_code, "")
             raise LLMError(
-                f"the provider answered {error.status_code}: {_message_of(error)}",
+                f"the provider answered {error.status_code}: {_message_of(error)}"
+                + (f" ({hint})" if hint else ""),
                 status_code=error.status_code,
+                retry_after_seconds=_retry_after(error.response.headers),
             ) from error
         except anthropic.APITimeoutError as error:
             raise LLMError("the provider did not answer in time") from error
@@ -74,6 +77,25 @@ class AnthropicProvider:
             latency_seconds=time.perf_counter() - started,
             stop_reason=message.stop_reason or "",
         )
+
+
+WHAT_TO_FIX = {
+    400: "the request is malformed or too long for the model",
+    401: "check ANTHROPIC_API_KEY",
+    403: "the key may not use this model or feature",
+    404: "check the model name (the document's `model`, or MGE_MODEL_BY_COMPLEXITY)",
+    413: "the request is over the provider's size limit",
+}
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """retry-after-ms, or retry-after in seconds (the HTTP-date form is not used here)."""
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        try:
+            return max(float(headers[name]) / scale, 0.0)
+        except (KeyError, ValueError):
+            continue
+    return None
 
 
 def _message_of(error: anthropic.APIStatusError) -> str:

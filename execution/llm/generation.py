@@ -10,10 +10,14 @@ the engine fails or releases the atom, test generation falls back to a template.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from django.conf import settings
 
 from execution.llm import gateway
 from execution.llm.prompts import NoCodeBlock, extract_code
@@ -38,6 +42,8 @@ class Generated:
     """The accepted code is the offline provider's stand-in, not generated code."""
     stopped_by: LLMError | None = None
     """The provider's error, or CallRefused when a guard refused the call."""
+    provider_retries: int = 0
+    """Calls asked again after a transient provider error (not counted as attempts)."""
 
 
 def parses(language: str, file_path: str) -> Callable[[str], str | None]:
@@ -68,18 +74,37 @@ def generate_code(
     first_attempt: int = 1,
     run_db: Callable[..., Any] = run_here,
     before_retry: Callable[[int], None] | None = None,
+    on_provider_retry: Callable[[int], None] | None = None,
 ) -> Generated:
     """Ask (`request_for(errors so far)`), check, retry with the errors fed back.
 
     `before_retry(attempt)` runs before each new attempt's call: the engine counts it in
-    the database first, so a worker that dies mid-call has used it."""
+    the database first, so a worker that dies mid-call has used it. A transient provider
+    error is asked again after a backoff (`on_provider_retry(count)` first), within
+    MGE_LLM_PROVIDER_RETRIES and MGE_LLM_PROVIDER_RETRY_SECONDS; no concurrency slot is
+    held while waiting (the gateway gave it back when the provider answered)."""
     outcome = Generated(attempts=first_attempt)
+    retry_deadline = time.monotonic() + settings.MGE_LLM_PROVIDER_RETRY_SECONDS
     while True:
         try:
             response = gateway.complete(request_for(outcome.errors), run_db)
         except LLMError as error:
+            pause = _backoff(error, outcome.provider_retries + 1, retry_deadline)
+            if pause is not None:
+                outcome.provider_retries += 1
+                if on_provider_retry:
+                    on_provider_retry(outcome.provider_retries)
+                time.sleep(pause)
+                continue
             outcome.stopped_by = error
-            outcome.errors.append(str(error))
+            outcome.errors.append(
+                str(error)
+                + (
+                    f" (asked {outcome.provider_retries} more times after a pause)"
+                    if outcome.provider_retries
+                    else ""
+                )
+            )
             return outcome
         outcome.input_tokens += response.usage.input_tokens
         outcome.output_tokens += response.usage.output_tokens
@@ -101,3 +126,17 @@ def generate_code(
         outcome.attempts += 1
         if before_retry:
             before_retry(outcome.attempts)
+
+
+def _backoff(error: LLMError, retry: int, deadline: float) -> float | None:
+    """Seconds to wait before asking again, or None to give up: the error is not
+    transient, or the retries or their time are used up. Full jitter (a random wait up to
+    base × 2^(retry−1), capped), never less than the provider's retry-after."""
+    if not error.transient or retry > settings.MGE_LLM_PROVIDER_RETRIES:
+        return None
+    ceiling = min(
+        float(settings.MGE_LLM_BACKOFF_MAX_SECONDS),
+        float(settings.MGE_LLM_BACKOFF_BASE_SECONDS) * 2 ** (retry - 1),
+    )
+    pause = max(random.uniform(0, ceiling), error.retry_after_seconds or 0.0)
+    return pause if time.monotonic() + pause < deadline else None

@@ -52,17 +52,40 @@ class LLMResponse:
     for. Marked on the atom ("offline placeholder"), never cached."""
 
 
+TRANSIENT_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+
+
 class LLMError(Exception):
     """The provider did not answer (after its own retries); the message says why."""
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        retry_after_seconds: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.retry_after_seconds = retry_after_seconds
+
+    @property
+    def transient(self) -> bool:
+        """Worth asking again after a pause: rate limited, overloaded, a server error, or
+        no answer at all (a timeout, a dropped connection). A 400, 401, 403, 404 or 413
+        would be answered the same again."""
+        if self.status_code is None:
+            return True
+        return self.status_code in TRANSIENT_STATUSES or self.status_code >= 500
 
 
 class CallRefused(LLMError):
     """A guard (the budget) refused the call before it reached the provider; the masterplan
     has been paused, and the atom should wait rather than fail."""
+
+    @property
+    def transient(self) -> bool:
+        return False
 
 
 class LLMProvider(Protocol):

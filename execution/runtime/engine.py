@@ -171,6 +171,10 @@ def _count_attempt(atom_id: uuid.UUID, attempts: int) -> None:
     Atom.objects.filter(pk=atom_id, status=Atom.Status.RUNNING).update(attempts=attempts)
 
 
+def _count_provider_retry(atom_id: uuid.UUID, count: int) -> None:
+    Atom.objects.filter(pk=atom_id, status=Atom.Status.RUNNING).update(provider_retries=count)
+
+
 def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str:
     started = time.perf_counter()
 
@@ -200,6 +204,7 @@ def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str
         run_db=db.run,
         # Counted before the call: an atom whose worker dies mid-call has used it.
         before_retry=lambda attempt: db.run(_count_attempt, atom.pk, attempt),
+        on_provider_retry=lambda count: db.run(_count_provider_retry, atom.pk, count),
     )
     if isinstance(outcome.stopped_by, CallRefused):
         # The guard paused the plan (the budget): the atom waits for the resume.
