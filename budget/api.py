@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from budget.caps import CapsRefused, decide, held_message, set_caps
+from budget.caps import CapsRefused, decide, held_message, pending_request, set_caps
 from budget.models import CapRequest
 from budget.overrides import (
     CapTooLow,
@@ -109,9 +109,7 @@ def budget_json(masterplan: MasterPlan) -> dict:
             "remaining_budget": state.remaining_budget,
             "reserved_usd": state.reserved_usd,
             "status": state.status,
-            "pending_cap_request": masterplan.cap_requests.filter(
-                status=CapRequest.Status.PENDING
-            ).first(),
+            "pending_cap_request": pending_request(masterplan),
         }
     ).data
 

@@ -81,12 +81,7 @@ def _open_request(
         "the request on its budget page.\n"
     )
     recipients = [email for email in approver_emails() if not user or email != user.email]
-    if recipients:
-        transaction.on_commit(
-            lambda: send_mail(
-                f"[MGE budget] Cap request for {masterplan.name}", text, None, recipients
-            )
-        )
+    _mail_after_commit(f"[MGE budget] Cap request for {masterplan.name}", text, recipients)
     return request
 
 
@@ -192,19 +187,33 @@ def decide(
         request.note = note
         request.save(update_fields=["status", "decided_by", "decided_at", "note"])
         asker = request.requested_by
-        if asker is not None and asker.email:
-            text = (
-                f"{approver.get_username()} {request.status} your request for a hard cap of "
-                f"${request.hard_cap_usd} on {masterplan.name}."
-                + (f" Note: {note}" if note else "")
-                + "\n"
-            )
-            transaction.on_commit(
-                lambda: send_mail(
-                    f"[MGE budget] Cap request {request.status}", text, None, [asker.email]
-                )
-            )
+        text = (
+            f"{approver.get_username()} {request.status} your request for a hard cap of "
+            f"${request.hard_cap_usd} on {masterplan.name}."
+            + (f" Note: {note}" if note else "")
+            + "\n"
+        )
+        _mail_after_commit(
+            f"[MGE budget] Cap request {request.status}",
+            text,
+            [asker.email] if asker is not None and asker.email else [],
+        )
     return request
+
+
+def pending_request(masterplan: MasterPlan) -> CapRequest | None:
+    """The plan's request waiting for an approver (at most one), with who asked."""
+    return (
+        masterplan.cap_requests.select_related("requested_by")
+        .filter(status=CapRequest.Status.PENDING)
+        .first()
+    )
+
+
+def _mail_after_commit(subject: str, text: str, recipients: list[str]) -> None:
+    """Mail once the decision is committed (a rolled-back one tells nobody)."""
+    if recipients:
+        transaction.on_commit(lambda: send_mail(subject, text, None, recipients))
 
 
 def close_pending(masterplan: MasterPlan) -> None:

@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from budget.caps import CapsRefused, decide, held_message, set_caps
+from budget.caps import CapsRefused, decide, held_message, pending_request, set_caps
 from budget.forms import CapsForm, DecisionForm, OverrideForm
-from budget.models import CapRequest, CostEntry
+from budget.models import CostEntry
 from budget.overrides import (
     CapTooLow,
     CodeRefused,
@@ -55,9 +55,7 @@ def masterplan_budget(request: HtmxHttpRequest, masterplan_id: str) -> HttpRespo
         "alerts": masterplan.alerts.all()[:50],
         "overrides": masterplan.overrides.select_related("approved_by")[:50],
         "cap_requests": masterplan.cap_requests.select_related("requested_by", "decided_by")[:50],
-        "pending_cap_request": masterplan.cap_requests.filter(
-            status=CapRequest.Status.PENDING
-        ).first(),
+        "pending_cap_request": pending_request(masterplan),
         "decision_form": DecisionForm(),
         "form": OverrideForm(),
         "caps_form": CapsForm(

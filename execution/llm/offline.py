@@ -139,18 +139,15 @@ class OfflineResponder:
         return stored if stored.is_file() else None
 
     def code_for(self, prompt: AtomPrompt) -> str:
-        stored = self._stored(prompt)
-        return stored.read_text(encoding="utf-8") if stored else _synthesised_module(prompt)
+        return self._code_and_origin(prompt)[0]
 
-    def synthesises(self, messages: Messages) -> bool:
-        """True when the answer is a stand-in module (no stored file for the atom): code
-        that only names the atom, which must never read as generated code."""
-        prompt = atom_prompt_of(messages)
-        return (
-            acceptance_prompt_of(messages) is None
-            and prompt is not None
-            and self._stored(prompt) is None
-        )
+    def _code_and_origin(self, prompt: AtomPrompt) -> tuple[str, bool]:
+        """The stored code, or a stand-in module that only names the atom (True): code
+        that must never read as generated."""
+        stored = self._stored(prompt)
+        if stored:
+            return stored.read_text(encoding="utf-8"), False
+        return _synthesised_module(prompt), True
 
     def acceptance_test_for(self, prompt: AcceptancePrompt) -> str:
         """The stored test of the requirement for the framework; NoOfflineAnswer if none."""
@@ -176,6 +173,12 @@ class OfflineResponder:
     def answer(self, system: str, messages: Messages) -> tuple[str, Usage]:
         """The answer text and its usage; raises NoOfflineAnswer for an acceptance test that
         is not stored."""
+        text, usage, _placeholder = self.answer_with_origin(system, messages)
+        return text, usage
+
+    def answer_with_origin(self, system: str, messages: Messages) -> tuple[str, Usage, bool]:
+        """`answer`, and whether the code is a stand-in (no stored file for the atom)."""
+        placeholder = False
         acceptance = acceptance_prompt_of(messages)
         prompt = atom_prompt_of(messages)
         if acceptance is not None:
@@ -185,12 +188,13 @@ class OfflineResponder:
         elif prompt is None:
             text = "I can only write atoms: the prompt has no Masterplan/Atom/File header."
         else:
-            text = f"```{prompt.language}\n{self.code_for(prompt).rstrip()}\n```\n"
+            code, placeholder = self._code_and_origin(prompt)
+            text = f"```{prompt.language}\n{code.rstrip()}\n```\n"
         prompt_text = system + "".join(str(m.get("content", "")) for m in messages)
         usage = Usage(
             input_tokens=estimate_tokens(prompt_text), output_tokens=estimate_tokens(text)
         )
-        return text, usage
+        return text, usage, placeholder
 
 
 def _synthesised_module(prompt: AtomPrompt) -> str:
@@ -214,12 +218,14 @@ class OfflineProvider:
 
     def complete(self, request: LLMRequest) -> LLMResponse:
         started = time.perf_counter()
-        text, usage = self.responder.answer(request.system, request.messages)
+        text, usage, placeholder = self.responder.answer_with_origin(
+            request.system, request.messages
+        )
         time.sleep(self.latency_seconds)
         return LLMResponse(
             text=text,
             model=request.model,
             usage=usage,
             latency_seconds=time.perf_counter() - started,
-            placeholder=self.responder.synthesises(request.messages),
+            placeholder=placeholder,
         )
