@@ -157,6 +157,29 @@ def run_jobs() -> Callable[[], None]:
     return drain
 
 
+def independent_atoms(count: int, hard_cap: str, soft_cap: str | None = None) -> str:
+    """A masterplan document of `count` atoms in one wave, none depending on another."""
+    atoms = "\n".join(
+        f"              - name: a{n}\n                file: gen/a{n}.py\n"
+        f"                complexity: low\n                spec: Define a{n}()."
+        for n in range(count)
+    )
+    soft = f"\n  soft_cap_usd: {soft_cap}" if soft_cap else ""
+    return (
+        f"---\nname: budget-{count}\nbudget:\n  hard_cap_usd: {hard_cap}{soft}\n---\n\n"
+        "## Plan\n\n```yaml\nphases:\n  - name: P\n    milestones:\n      - name: M\n"
+        f"        tasks:\n          - name: T\n            atoms:\n{atoms}\n```\n"
+    )
+
+
+def billed_usd(stub: object) -> Decimal:
+    """What the API stub charged for every answer it gave, at our prices."""
+    from budget.pricing import cost_of
+
+    billed = stub.stats.billed  # type: ignore[attr-defined]
+    return sum((cost_of(bill.model, bill.usage) for bill in billed), Decimal(0))
+
+
 # Engine tests need committed rows: the wave job's threads use their own connections.
 engine_db = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

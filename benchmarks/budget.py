@@ -56,7 +56,8 @@ def worker(mode: str, masterplan_id: str, first: int) -> None:
     from django.db import connection
 
     from budget.counters import BudgetCounters
-    from budget.guardrails import BudgetExceeded, record_cost
+    from budget.guardrails import BudgetExceeded
+    from budget.ledger import record_cost
     from budget.models import CostEntry
     from budget.pricing import cost_of
     from execution.llm import gateway
@@ -101,11 +102,15 @@ def worker(mode: str, masterplan_id: str, first: int) -> None:
     original_reserve = BudgetCounters.reserve
 
     def timed_reserve(
-        self: BudgetCounters, masterplan_id: MasterPlanId, amount: Decimal, ttl_seconds: float
+        self: BudgetCounters,
+        masterplan_id: MasterPlanId,
+        amount: Decimal,
+        ttl_seconds: float,
+        holder: str = "{}",
     ) -> str | Refusal:
         started = time.perf_counter()
         try:
-            return original_reserve(self, masterplan_id, amount, ttl_seconds)
+            return original_reserve(self, masterplan_id, amount, ttl_seconds, holder)
         finally:
             with lock:
                 reserve_ms.append((time.perf_counter() - started) * 1000)

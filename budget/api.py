@@ -70,6 +70,11 @@ class BudgetSerializer(serializers.Serializer):
     percentage_used = serializers.DecimalField(max_digits=9, decimal_places=2)
     remaining_budget = serializers.DecimalField(**MONEY)
     reserved_usd = serializers.DecimalField(**MONEY)
+    estimated_usd = serializers.DecimalField(
+        **MONEY,
+        help_text="Of cost_accumulated, calls whose worker died mid-call, charged at an "
+        "estimate (exact input tokens, median output) until corrected.",
+    )
     status = serializers.ChoiceField(choices=STATES)
     pending_cap_request = CapRequestSerializer(allow_null=True)
 
@@ -108,6 +113,7 @@ def budget_json(masterplan: MasterPlan) -> dict:
             "percentage_used": state.percentage_used,
             "remaining_budget": state.remaining_budget,
             "reserved_usd": state.reserved_usd,
+            "estimated_usd": state.estimated_usd,
             "status": state.status,
             "pending_cap_request": pending_request(masterplan),
         }

@@ -27,8 +27,8 @@ MICROS = Decimal(1_000_000)
 EXPIRIES = "mge:budget:reservation-expiries"
 
 _RESERVE = LuaScript("""
--- KEYS: hard cap, spent, reserved, reservations, expiries
--- ARGV: amount, reservation id, expires at, expiries member
+-- KEYS: hard cap, spent, reserved, reservations, expiries, holders
+-- ARGV: amount, reservation id, expires at, expiries member, holder (JSON)
 -- Returns {1} reserved, {-2} not loaded, or {-1, spent, reserved, cap}: a refusal with
 -- the figures it was decided on (read later, they may already say something else).
 local cap = redis.call('GET', KEYS[1])
@@ -40,15 +40,17 @@ if spent + reserved + amount > tonumber(cap) then return {-1, spent, reserved, t
 redis.call('INCRBY', KEYS[3], amount)
 redis.call('HSET', KEYS[4], ARGV[2], amount)
 redis.call('ZADD', KEYS[5], ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[6], ARGV[2], ARGV[5])
 return {1}
 """)
 
 _SETTLE = LuaScript("""
--- KEYS: spent, reserved, reservations, expiries, soft cap
+-- KEYS: spent, reserved, reservations, expiries, soft cap, holders
 -- ARGV: reservation id, actual amount (-1: charge what was reserved), expiries member
 local amount = redis.call('HGET', KEYS[3], ARGV[1])
 if not amount then return {-1, 0, 0} end
 redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[6], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[3])
 redis.call('DECRBY', KEYS[2], amount)
 local charge = tonumber(ARGV[2])
@@ -159,10 +161,12 @@ class BudgetCounters:
     # --- reserve / settle ------------------------------------------------------------------
 
     def reserve(
-        self, masterplan_id: MasterPlanId, amount: Decimal, ttl_seconds: float
+        self, masterplan_id: MasterPlanId, amount: Decimal, ttl_seconds: float, holder: str = "{}"
     ) -> str | Refusal:
         """A reservation id, or the Refusal when the amount does not fit under the hard cap.
 
+        `holder` (JSON) describes the call — its atom, model and prompt — so that when its
+        worker dies the reservation can be settled at an estimate (budget.abandoned).
         Raises LookupError when the plan's counters are not loaded.
         """
         reservation_id = uuid.uuid4().hex
@@ -174,12 +178,14 @@ class BudgetCounters:
                 _key(masterplan_id, "reserved"),
                 _key(masterplan_id, "reservations"),
                 EXPIRIES,
+                _key(masterplan_id, "holders"),
             ],
             args=[
                 to_micros(amount),
                 reservation_id,
                 time.time() + ttl_seconds,
                 f"{masterplan_id}:{reservation_id}",
+                holder,
             ],
         )
         if status == -2:
@@ -204,6 +210,7 @@ class BudgetCounters:
                 _key(masterplan_id, "reservations"),
                 EXPIRIES,
                 _key(masterplan_id, "soft_cap"),
+                _key(masterplan_id, "holders"),
             ],
             args=[
                 reservation_id,
@@ -214,6 +221,22 @@ class BudgetCounters:
         if spent == -1:
             return None
         return Settlement(from_micros(spent), from_micros(charged), from_micros(soft_cap))
+
+    def holders(self, masterplan_id: MasterPlanId) -> dict[str, str]:
+        """The open reservations of a plan: reservation id → its holder (JSON)."""
+        raw = cast(dict[bytes, bytes], self.client.hgetall(_key(masterplan_id, "holders")))
+        return {key.decode(): value.decode() for key, value in raw.items()}
+
+    def holder(self, masterplan_id: MasterPlanId, reservation_id: str) -> str | None:
+        raw = cast(bytes | None, self.client.hget(_key(masterplan_id, "holders"), reservation_id))
+        return None if raw is None else raw.decode()
+
+    def add_spent(self, masterplan_id: MasterPlanId, amount: Decimal) -> None:
+        """Correct the spend by `amount` (negative: an estimate was too high). Only for a
+        plan whose counters are loaded: unloaded ones are read from the ledger anyway."""
+        if self.client.exists(_key(masterplan_id, "hard_cap")):
+            micros = to_micros(amount) if amount >= 0 else -to_micros(-amount)
+            self.client.incrby(_key(masterplan_id, "spent"), micros)
 
     def expired(self, now: float | None = None, limit: int = 500) -> list[tuple[str, str]]:
         """(masterplan id, reservation id) of reservations past their expiry."""

@@ -11,15 +11,15 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-import uuid
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import transaction
 
 from budget.alerts import raise_alert
 from budget.counters import BudgetCounters, MasterPlanId, Refusal
+from budget.holders import Holder
+from budget.ledger import correct_estimate, record_cost
 from budget.models import BudgetAlert, CostEntry
 from budget.overrides import issue_code, two_person_rule
 from budget.pricing import cost_of, worst_case_cost
@@ -47,7 +47,8 @@ def budget_guard(call: Call, next_stage: Next) -> LLMResponse:
         return next_stage(call)
     counters = BudgetCounters()
     worst = worst_case_cost(request.model, input_bound(request), request.max_tokens)
-    reservation = _reserve(counters, request.masterplan_id, worst, call)
+    holder = Holder.of(request, worst).to_json()
+    reservation = _reserve(counters, request.masterplan_id, worst, holder, call)
     if isinstance(reservation, Refusal):
         call.run_db(pause_for_budget, request.masterplan_id, worst, reservation)
         raise BudgetExceeded(
@@ -59,20 +60,35 @@ def budget_guard(call: Call, next_stage: Next) -> LLMResponse:
         # The provider answered with an error (after the SDK's retries), or the call never
         # left (no slot: Redis down): not billed. Left open, the reservation would be
         # charged in full when it expires, for a call that was not made.
-        counters.settle(request.masterplan_id, reservation, Decimal(0))
+        if counters.settle(request.masterplan_id, reservation, Decimal(0)) is None:
+            # Estimated meanwhile (the lease lapsed): the call cost nothing after all.
+            nothing = LLMResponse(text="", model=request.model)
+            call.run_db(settle_late, request.masterplan_id, reservation, nothing, Decimal(0))
         raise
     cost = cost_of(request.model, response.usage)
     settled = counters.settle(request.masterplan_id, reservation, cost)
     response = dataclasses.replace(response, cost_usd=cost)
-    if settled is not None:
-        call.run_db(record_cost, request, response, settled.charged_usd, worst, reservation)
-        if settled.spent_usd >= settled.soft_cap_usd:
-            call.run_db(alert_soft_cap, request.masterplan_id, settled.spent_usd)
+    if settled is None:
+        # Settled already, at an estimate: this worker was thought dead (its lease lapsed)
+        # but was only slow. The provider billed this answer: the estimate takes its figures.
+        call.run_db(settle_late, request.masterplan_id, reservation, response, cost)
+        return response
+    call.run_db(record_cost, request, response, settled.charged_usd, worst, reservation)
+    if settled.spent_usd >= settled.soft_cap_usd:
+        call.run_db(alert_soft_cap, request.masterplan_id, settled.spent_usd)
     return response
 
 
+def settle_late(
+    masterplan_id: MasterPlanId, reservation_id: str, response: LLMResponse, cost: Decimal
+) -> None:
+    change = correct_estimate(reservation_id, response.usage, cost)
+    if change:
+        BudgetCounters().add_spent(masterplan_id, change)
+
+
 def _reserve(
-    counters: BudgetCounters, masterplan_id: str, worst: Decimal, call: Call
+    counters: BudgetCounters, masterplan_id: str, worst: Decimal, holder: str, call: Call
 ) -> str | Refusal:
     """A reservation, or the Refusal when even after every call in flight settles there
     is no room for this one.
@@ -87,7 +103,7 @@ def _reserve(
     deadline = time.monotonic() + ttl
     while True:
         try:
-            reservation = counters.reserve(masterplan_id, worst, ttl)
+            reservation = counters.reserve(masterplan_id, worst, ttl, holder)
         except LookupError:
             call.run_db(load_counters, masterplan_id, counters)
             continue
@@ -106,58 +122,6 @@ def load_counters(masterplan_id: MasterPlanId, counters: BudgetCounters | None =
     (counters or BudgetCounters()).load(
         masterplan.pk, masterplan.budget_hard_cap_usd, masterplan.budget_soft_cap_usd, spent
     )
-
-
-def record_cost(
-    request: LLMRequest,
-    response: LLMResponse,
-    cost: Decimal,
-    reserved: Decimal,
-    reservation_id: str,
-    kind: str = CostEntry.Kind.SETTLED,
-    *,
-    saved: Decimal | None = None,
-) -> None:
-    """One ledger row: a single INSERT (the atom's own cost is added when it finishes,
-    from `LLMResponse.cost_usd`, in the update the engine makes anyway). Written out as
-    SQL: every LLM call makes one, and the ORM's save machinery cost three times the
-    statement's CPU (benchmarks/README.md). `saved`: a cache hit, $0, and what the answer
-    cost when it was paid."""
-    # Only a plan's calls are metered: budget_guard passes the others on unrecorded.
-    assert request.masterplan_id is not None
-    usage = response.usage
-    values = {
-        "id": uuid.uuid4(), "masterplan": request.masterplan_id, "atom": request.atom_id,
-        "wave": request.wave_id, "model": request.model, "purpose": request.purpose,
-        "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
-        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
-        "cache_creation_1h_input_tokens": usage.cache_creation_1h_input_tokens,
-        "cache_read_input_tokens": usage.cache_read_input_tokens, "cost_usd": cost,
-        "reserved_usd": reserved, "batch": False, "cache_hit": saved is not None,
-        "saved_usd": saved or Decimal(0), "kind": kind,
-        "reservation_id": reservation_id, "created_at": timezone.now(),
-    }  # fmt: skip
-    by_name = {field.name: field for field in CostEntry._meta.concrete_fields}
-    fields = [by_name[name] for name in values]
-    # Concrete fields always have a column.
-    columns = ", ".join(connection.ops.quote_name(field.column or "") for field in fields)
-    params = [
-        field.get_db_prep_save(value, connection)
-        for field, value in zip(fields, values.values(), strict=True)
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {CostEntry._meta.db_table} ({columns}) "
-            f"VALUES ({', '.join(['%s'] * len(params))})",
-            params,
-        )
-
-
-def record_cache_hit(request: LLMRequest, saved: Decimal) -> None:
-    """A call answered from the response cache: nothing billed (no tokens, $0) and what
-    the answer cost when it was paid."""
-    record_cost(request, LLMResponse(text="", model=request.model), Decimal(0), Decimal(0),
-                f"cache-{uuid.uuid4().hex}", saved=saved)  # fmt: skip
 
 
 def alert_soft_cap(masterplan_id: MasterPlanId, spent: Decimal) -> None:

@@ -40,7 +40,10 @@ class CostEntry(models.Model):
 
     class Kind(models.TextChoices):
         SETTLED = "settled"
-        UNSETTLED = "unsettled"  # a reservation whose worker died: charged at its worst case
+        # A call whose worker died: its cost estimated (budget.abandoned), until corrected.
+        ESTIMATED = "estimated"
+        # An estimated call given its share of the provider's usage report (budget.reconcile).
+        RECONCILED = "reconciled"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     masterplan = models.ForeignKey(
@@ -70,6 +73,10 @@ class CostEntry(models.Model):
     )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SETTLED)
     reservation_id = models.CharField(max_length=40, unique=True)
+    requested_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="An estimated entry: when the call was sent (a usage report corrects it).",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = CostEntryQuerySet.as_manager()

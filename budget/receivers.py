@@ -4,12 +4,13 @@ from typing import Any
 
 from django.dispatch import receiver
 
+from budget.abandoned import settle_abandoned_calls
 from budget.caps import held_message, hold_imported_caps
 from budget.counters import sync_caps
 from budget.pricing import UnknownModel, price_for
 from execution.document.format import FormatProblem, MasterPlanFormatError
 from execution.models import MasterPlan
-from execution.signals import caps_changed, masterplan_imported
+from execution.signals import atoms_abandoned, caps_changed, masterplan_imported
 
 
 @receiver(masterplan_imported, dispatch_uid="budget.check_model_price")
@@ -36,3 +37,10 @@ def hold_caps_above_the_limit(sender: object, masterplan: MasterPlan, **kwargs: 
 def sync_edited_caps(sender: object, masterplan: MasterPlan, **kwargs: Any) -> None:
     """Caps edited in the admin reach the live counters (the budget's verbs sync their own)."""
     sync_caps(masterplan)
+
+
+@receiver(atoms_abandoned, dispatch_uid="budget.settle_abandoned_calls")
+def settle_calls_of_a_dead_worker(
+    sender: object, masterplan_id: str, atom_ids: list[str], **kwargs: Any
+) -> None:
+    settle_abandoned_calls(masterplan_id, atom_ids)

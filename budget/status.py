@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from budget.counters import BudgetCounters
 from budget.models import CostEntry
@@ -20,6 +20,13 @@ class BudgetStatus:
     soft_cap_usd: Decimal
     hard_cap_usd: Decimal
     status: str
+    estimated_usd: Decimal = Decimal(0)
+    """Of the spend, calls whose worker died: charged at an estimate (budget.abandoned)."""
+
+    @property
+    def settled_usd(self) -> Decimal:
+        """Of the spend, what the provider reported."""
+        return self.cost_accumulated - self.estimated_usd
 
     @property
     def percentage_used(self) -> Decimal:
@@ -55,27 +62,37 @@ def budget_statuses(masterplans: Iterable[MasterPlan]) -> dict[object, BudgetSta
     plans in one query and one Redis round trip (a list page shows a bar per plan)."""
     masterplans = list(masterplans)
     ids = [masterplan.pk for masterplan in masterplans]
-    spent_by_plan = dict(
-        CostEntry.objects.filter(masterplan_id__in=ids)
+    totals = {
+        pk: (spent, estimated)
+        for pk, spent, estimated in CostEntry.objects.filter(masterplan_id__in=ids)
         .values_list("masterplan_id")
-        .annotate(total=Sum("cost_usd"))
-        .order_by()
-    )
-    reserved_by_plan = BudgetCounters().reserved(ids)
-    return {
-        masterplan.pk: _status_of(
-            masterplan,
-            (spent_by_plan.get(masterplan.pk) or Decimal(0)).quantize(Decimal("0.000001")),
-            reserved_by_plan[masterplan.pk],
+        .annotate(
+            total=Sum("cost_usd"),
+            estimated=Sum("cost_usd", filter=Q(kind=CostEntry.Kind.ESTIMATED)),
         )
-        for masterplan in masterplans
+        .order_by()
     }
+    reserved_by_plan = BudgetCounters().reserved(ids)
+    statuses: dict[object, BudgetStatus] = {}
+    for masterplan in masterplans:
+        spent, estimated = totals.get(masterplan.pk, (None, None))
+        statuses[masterplan.pk] = _status_of(
+            masterplan, _micro(spent), reserved_by_plan[masterplan.pk], _micro(estimated)
+        )
+    return statuses
+
+
+def _micro(amount: Decimal | None) -> Decimal:
+    """USD to the micro-dollar (PostgreSQL's SUM widens the scale)."""
+    return (amount or Decimal(0)).quantize(Decimal("0.000001"))
 
 
 STATES = ("OK", "WARNING", "CRITICAL", "PAUSED")  # the seed's words, the API's enum
 
 
-def _status_of(masterplan: MasterPlan, spent: Decimal, reserved: Decimal) -> BudgetStatus:
+def _status_of(
+    masterplan: MasterPlan, spent: Decimal, reserved: Decimal, estimated: Decimal
+) -> BudgetStatus:
     hard, soft = masterplan.budget_hard_cap_usd, masterplan.budget_soft_cap_usd
     if masterplan.status == MasterPlan.Status.PAUSED_BUDGET:
         word = "PAUSED"
@@ -85,4 +102,4 @@ def _status_of(masterplan: MasterPlan, spent: Decimal, reserved: Decimal) -> Bud
         word = "WARNING"
     else:
         word = "OK"
-    return BudgetStatus(spent, reserved, soft, hard, word)
+    return BudgetStatus(spent, reserved, soft, hard, word, estimated)

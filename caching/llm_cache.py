@@ -27,7 +27,7 @@ from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import RedisError
 
-from budget.guardrails import record_cache_hit
+from budget.ledger import record_cache_hit
 from execution.llm.gateway import get_provider
 from execution.llm.types import Call, LLMRequest, LLMResponse, Next, Usage
 

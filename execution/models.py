@@ -41,6 +41,7 @@ class MasterPlan(models.Model):
         RUNNING = "running"
         PAUSED = "paused"
         PAUSED_BUDGET = "paused_budget"
+        PAUSED_PROVIDER = "paused_provider"  # the provider did not answer; a probe resumes
         COMPLETED = "completed"
         GATE_FAILED = "gate_failed"
         FAILED = "failed"

@@ -12,3 +12,8 @@ masterplan_imported = Signal()
 # Sent once an edit of a masterplan's caps outside the budget app's own verbs (the admin)
 # has committed, with `masterplan`: the budget's live counters take the new caps.
 caps_changed = Signal()
+
+# Sent by the lease sweep inside its transaction, with `masterplan_id` and `atom_ids` (str),
+# while those atoms are still locked and running — before anyone can claim them again:
+# their worker died. The budget settles the calls they had in flight, at an estimate.
+atoms_abandoned = Signal()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from execution.runtime import checks, engine, lifecycle
+from execution.runtime import checks, engine, lifecycle, provider_probe
 from execution.runtime.waves import release_stale_atoms as release_lapsed_leases
 
 
@@ -28,3 +28,9 @@ def requeue_lost_checks() -> list[str]:
     """Periodic: checks whose job was lost on its way run again, and plans whose checks
     decided but did not move on (the queue failed then) move on."""
     return sorted({*lifecycle.requeue_lost_checks(), *lifecycle.advance_stalled_plans()})
+
+
+def probe_provider() -> list[str]:
+    """Periodic: plans paused because their provider did not answer resume once it does.
+    Returns the plans resumed."""
+    return provider_probe.resume_plans_the_provider_answers()

@@ -9,16 +9,17 @@ from __future__ import annotations
 from django.conf import settings
 from rq import cron
 
-from budget.tasks import charge_expired_reservations
+from budget.tasks import settle_expired_reservations
 from execution.runtime.concurrency import adjust_limit, sample_concurrency
 from execution.runtime.maintenance import remove_orphan_workspaces
-from execution.tasks import release_stale_atoms, requeue_lost_checks
+from execution.tasks import probe_provider, release_stale_atoms, requeue_lost_checks
 
 cron.register(release_stale_atoms, queue_name="default", interval=30)
+cron.register(probe_provider, queue_name="default", interval=settings.MGE_LLM_PROBE_SECONDS)
 cron.register(adjust_limit, queue_name="default", interval=settings.MGE_CONCURRENCY_ADJUST_SECONDS)
 cron.register(
     sample_concurrency, queue_name="default", interval=settings.MGE_CONCURRENCY_SAMPLE_SECONDS
 )
-cron.register(charge_expired_reservations, queue_name="default", interval=30)
+cron.register(settle_expired_reservations, queue_name="default", interval=30)
 cron.register(requeue_lost_checks, queue_name="default", interval=60)
 cron.register(remove_orphan_workspaces, queue_name="default", interval=3600)

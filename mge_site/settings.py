@@ -315,6 +315,10 @@ if set(MGE_MODEL_BY_COMPLEXITY) != {"low", "medium", "high"} or not all(
     )
 ANTHROPIC_API_KEY = env_optional_str("ANTHROPIC_API_KEY")
 ANTHROPIC_BASE_URL = env_optional_str("ANTHROPIC_BASE_URL")
+# `mge budget reconcile`: the Admin API key that reads the organisation's usage report,
+# and the id of the API key this deployment calls with (the report is filtered to it).
+ANTHROPIC_ADMIN_API_KEY = env_optional_str("ANTHROPIC_ADMIN_API_KEY")
+MGE_USAGE_REPORT_API_KEY_ID = env_optional_str("MGE_USAGE_REPORT_API_KEY_ID")
 if MGE_LLM_PROVIDER == "anthropic" and not ANTHROPIC_API_KEY:
     raise ImproperlyConfigured("MGE_LLM_PROVIDER=anthropic needs ANTHROPIC_API_KEY.")
 MGE_LLM_TIMEOUT_SECONDS = env_int("MGE_LLM_TIMEOUT_SECONDS", 120, minimum=1)
@@ -331,6 +335,9 @@ MGE_LLM_BACKOFF_BASE_SECONDS = env_decimal(
 MGE_LLM_BACKOFF_MAX_SECONDS = env_decimal(
     "MGE_LLM_BACKOFF_MAX_SECONDS", Decimal("60"), minimum=Decimal(0)
 )
+# Past those, the plan is paused (`paused_provider`) rather than atom after atom failing;
+# the scheduler probes the provider this often and resumes the plan once it answers.
+MGE_LLM_PROBE_SECONDS = env_int("MGE_LLM_PROBE_SECONDS", 30, minimum=1)
 MGE_LLM_MAX_TOKENS = env_int("MGE_LLM_MAX_TOKENS", 4096, minimum=16)
 # The exact LLM response cache (caching.llm_cache): answers kept this long, an answer
 # larger than MGE_LLM_CACHE_MAX_BYTES not kept; a lookup slower than

@@ -17,7 +17,8 @@ def _share(part: Decimal, whole: Decimal) -> str:
 
 @register.inclusion_tag("budget/_budget_bar.html", takes_context=True)
 def budget_bar(context: template.Context, masterplan: MasterPlan) -> dict[str, Any]:
-    """Spent and reserved against the soft and hard caps, coloured by status.
+    """Spent (reported, then estimated) and reserved against the soft and hard caps,
+    coloured by status.
 
     On a page listing `masterplans`, the first bar reads every plan's budget at once.
     """
@@ -34,7 +35,8 @@ def budget_bar(context: template.Context, masterplan: MasterPlan) -> dict[str, A
     return {
         "masterplan": masterplan,
         "state": state,
-        "spent_share": _share(state.cost_accumulated, scale),
+        "spent_share": _share(state.settled_usd, scale),
+        "estimated_share": _share(state.estimated_usd, scale),
         "reserved_share": _share(state.reserved_usd, scale),
         "soft_at": _share(state.soft_cap_usd, scale),
         "hard_at": _share(state.hard_cap_usd, scale),

@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from budget.counters import BudgetCounters
 from budget.models import CostEntry
-from budget.tasks import charge_expired_reservations
+from budget.tasks import settle_expired_reservations
 from execution.actions import import_masterplan
 from execution.document.format import MasterPlanFormatError
 from execution.models import MasterPlan
@@ -21,15 +21,20 @@ def test_budget_status_has_the_seeds_fields(api_client_for, viewer, imported):
     CostEntry.objects.create(
         masterplan=masterplan, model="claude-haiku-4-5", cost_usd=Decimal("4"), reservation_id="r"
     )
+    CostEntry.objects.create(  # a dead worker's call
+        masterplan=masterplan, model="claude-haiku-4-5", cost_usd=Decimal("0.25"),
+        reservation_id="lost", kind=CostEntry.Kind.ESTIMATED,
+    )  # fmt: skip
     body = api_client_for(viewer).get(f"/api/v2/execution/budget/{masterplan.pk}").json()
     assert body == {
         "masterplan_id": str(masterplan.pk),
-        "cost_accumulated": "4.000000",
+        "cost_accumulated": "4.250000",
         "soft_cap_usd": "3.500000",
         "hard_cap_usd": "5.000000",
-        "percentage_used": "80.00",
-        "remaining_budget": "1.000000",
+        "percentage_used": "85.00",
+        "remaining_budget": "0.750000",
         "reserved_usd": "0.000000",
+        "estimated_usd": "0.250000",
         "status": "WARNING",
         "pending_cap_request": None,
     }
@@ -65,19 +70,19 @@ def test_rebuild_sets_the_counters_from_the_ledger(imported, capsys):
 
 
 @pytest.mark.django_db
-def test_a_reservation_its_worker_never_settled_is_charged_as_unsettled(imported):
+def test_an_expired_reservation_that_kept_nothing_is_charged_what_it_reserved(imported):
     masterplan = imported("slugkit")
     counters = BudgetCounters()
     counters.load(masterplan.pk, Decimal(5), Decimal("3.5"), Decimal(0))
     counters.reserve(masterplan.pk, Decimal("0.2"), ttl_seconds=0.01)
     time.sleep(0.02)
-    assert charge_expired_reservations() == 1
+    assert settle_expired_reservations() == 1
     entry = CostEntry.objects.get()
-    assert (entry.kind, entry.cost_usd) == ("unsettled", Decimal("0.2"))
+    assert (entry.kind, entry.cost_usd) == ("estimated", Decimal("0.2"))
     snapshot = counters.snapshot(masterplan.pk)
     assert snapshot is not None
     assert snapshot.spent_usd == Decimal("0.2")
-    assert charge_expired_reservations() == 0
+    assert settle_expired_reservations() == 0
 
 
 @pytest.mark.django_db

@@ -10,24 +10,10 @@ from django.core import mail
 
 from budget.counters import BudgetCounters
 from budget.models import BudgetAlert, BudgetOverride, CostEntry
-from conftest import engine_db
+from conftest import engine_db, independent_atoms
 from execution.actions import import_masterplan
 from execution.models import Atom, MasterPlan
 from execution.runtime.lifecycle import start_masterplan
-
-
-def independent_atoms(count: int, hard_cap: str, soft_cap: str | None = None) -> str:
-    atoms = "\n".join(
-        f"              - name: a{n}\n                file: gen/a{n}.py\n"
-        f"                complexity: low\n                spec: Define a{n}()."
-        for n in range(count)
-    )
-    soft = f"\n  soft_cap_usd: {soft_cap}" if soft_cap else ""
-    return (
-        f"---\nname: budget-{count}\nbudget:\n  hard_cap_usd: {hard_cap}{soft}\n---\n\n"
-        "## Plan\n\n```yaml\nphases:\n  - name: P\n    milestones:\n      - name: M\n"
-        f"        tasks:\n          - name: T\n            atoms:\n{atoms}\n```\n"
-    )
 
 
 def code_from_mail() -> str:

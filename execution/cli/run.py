@@ -28,6 +28,7 @@ FINAL_STATUSES = {
     MasterPlan.Status.FAILED,
     MasterPlan.Status.GATE_FAILED,
     MasterPlan.Status.PAUSED_BUDGET,
+    MasterPlan.Status.PAUSED_PROVIDER,
     MasterPlan.Status.CANCELLED,
     MasterPlan.Status.PAUSED,
 }
@@ -96,7 +97,8 @@ def run_command(command: BaseCommand, options: dict[str, Any]) -> None:
         f"{masterplan.name}: {masterplan.status}. {masterplan.status_reason}".strip()
     )
     if masterplan.status != MasterPlan.Status.COMPLETED:
-        raise CommandError(f"the masterplan ended {masterplan.status}", returncode=1)
+        stopped = "ended" if masterplan.status in lifecycle.ENDED else "stopped,"
+        raise CommandError(f"the masterplan {stopped} {masterplan.status}", returncode=1)
 
 
 class _ProgressPrinter:

@@ -49,18 +49,8 @@ class AnthropicProvider:
                 system=request.system,
                 messages=request.messages,  # type: ignore[arg-type]
             )
-        except anthropic.APIStatusError as error:
-            hint = WHAT_TO_FIX.get(error.status_code, "")
-            raise LLMError(
-                f"the provider answered {error.status_code}: {_message_of(error)}"
-                + (f" ({hint})" if hint else ""),
-                status_code=error.status_code,
-                retry_after_seconds=_retry_after(error.response.headers),
-            ) from error
-        except anthropic.APITimeoutError as error:
-            raise LLMError("the provider did not answer in time") from error
-        except anthropic.APIConnectionError as error:
-            raise LLMError(f"could not reach the provider: {error}") from error
+        except anthropic.APIError as error:
+            raise _llm_error(error) from error
         usage = message.usage
         return LLMResponse(
             text="".join(block.text for block in message.content if block.type == "text"),
@@ -77,6 +67,39 @@ class AnthropicProvider:
             latency_seconds=time.perf_counter() - started,
             stop_reason=message.stop_reason or "",
         )
+
+    def count_tokens(self, request: LLMRequest) -> int:
+        """The input tokens the request is billed for (the free token-counting endpoint)."""
+        try:
+            return self.client.messages.count_tokens(
+                model=request.model,
+                system=request.system,
+                messages=request.messages,  # type: ignore[arg-type]
+            ).input_tokens
+        except anthropic.APIError as error:
+            raise _llm_error(error) from error
+
+    def probe(self, model: str) -> None:
+        """Raise LLMError unless the provider answers and knows the model (free: no tokens)."""
+        try:
+            # Asked once: the scheduler probes again on its next round.
+            self.client.with_options(max_retries=0, timeout=10).models.retrieve(model)
+        except anthropic.APIError as error:
+            raise _llm_error(error) from error
+
+
+def _llm_error(error: anthropic.APIError) -> LLMError:
+    if isinstance(error, anthropic.APIStatusError):
+        hint = WHAT_TO_FIX.get(error.status_code, "")
+        return LLMError(
+            f"the provider answered {error.status_code}: {message_of(error)}"
+            + (f" ({hint})" if hint else ""),
+            status_code=error.status_code,
+            retry_after_seconds=_retry_after(error.response.headers),
+        )
+    if isinstance(error, anthropic.APITimeoutError):
+        return LLMError("the provider did not answer in time")
+    return LLMError(f"could not reach the provider: {error}")
 
 
 WHAT_TO_FIX = {
@@ -98,7 +121,7 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return None
 
 
-def _message_of(error: anthropic.APIStatusError) -> str:
+def message_of(error: anthropic.APIStatusError) -> str:
     body = error.body
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         return str(body["error"].get("message", error.message))

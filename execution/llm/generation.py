@@ -44,6 +44,8 @@ class Generated:
     """The provider's error, or CallRefused when a guard refused the call."""
     provider_retries: int = 0
     """Calls asked again after a transient provider error (not counted as attempts)."""
+    provider_trouble_since: float | None = None
+    """Epoch seconds of the first transient provider error of the loop."""
 
 
 def parses(language: str, file_path: str) -> Callable[[str], str | None]:
@@ -89,6 +91,8 @@ def generate_code(
         try:
             response = gateway.complete(request_for(outcome.errors), run_db)
         except LLMError as error:
+            if error.transient and outcome.provider_trouble_since is None:
+                outcome.provider_trouble_since = time.time()
             pause = _backoff(error, outcome.provider_retries + 1, retry_deadline)
             if pause is not None:
                 outcome.provider_retries += 1

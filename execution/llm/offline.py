@@ -125,6 +125,11 @@ def estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
+def input_tokens_of(system: str, messages: Messages) -> int:
+    """The input tokens the offline answers (and the stub) bill for a prompt."""
+    return estimate_tokens(system + "".join(str(m.get("content", "")) for m in messages))
+
+
 class OfflineResponder:
     def __init__(self, responses_dir: Path) -> None:
         self.responses_dir = responses_dir
@@ -190,9 +195,8 @@ class OfflineResponder:
         else:
             code, placeholder = self._code_and_origin(prompt)
             text = f"```{prompt.language}\n{code.rstrip()}\n```\n"
-        prompt_text = system + "".join(str(m.get("content", "")) for m in messages)
         usage = Usage(
-            input_tokens=estimate_tokens(prompt_text), output_tokens=estimate_tokens(text)
+            input_tokens=input_tokens_of(system, messages), output_tokens=estimate_tokens(text)
         )
         return text, usage, placeholder
 
@@ -215,6 +219,12 @@ class OfflineProvider:
     def __init__(self, responder: OfflineResponder, latency_seconds: float) -> None:
         self.responder = responder
         self.latency_seconds = latency_seconds
+
+    def count_tokens(self, request: LLMRequest) -> int:
+        return input_tokens_of(request.system, request.messages)
+
+    def probe(self, model: str) -> None:
+        """Always up: the answers are on disk."""
 
     def complete(self, request: LLMRequest) -> LLMResponse:
         started = time.perf_counter()

@@ -3,7 +3,11 @@
 Tests and benchmarks point the real `anthropic` SDK at it (`ANTHROPIC_BASE_URL`), so the
 SDK's request building, usage parsing, retries and timeouts run for real. It answers from
 the offline responses, reports usage, and injects what real providers do: latency, a
-concurrency capacity beyond which it answers 429 at once, and scheduled 429/529/500s.
+concurrency capacity beyond which it answers 429 at once, scheduled 429/529/500s, answers
+cut off mid-body (status 0 in `scheduled_statuses`), and an outage (`down_status`). It
+also counts tokens (`POST /v1/messages/count_tokens`), knows models (`GET /v1/models/ID`)
+and keeps what it billed: only answers it sent whole (a cut-off answer is modelled as a
+failure in front of the model, before anything was billed).
 
 Control, for processes that do not hold the object: `GET /_stub/stats`,
 `POST /_stub/config` (JSON with StubConfig's fields), `POST /_stub/reset`.
@@ -13,6 +17,7 @@ Run it with `python manage.py mge llm-stub --port N`.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import threading
 import time
@@ -20,9 +25,15 @@ import uuid
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs, urlsplit
 
-from execution.llm.offline import OfflineResponder, atom_prompt_of, estimate_tokens
+from execution.llm.offline import (
+    OfflineResponder,
+    atom_prompt_of,
+    estimate_tokens,
+    input_tokens_of,
+)
 from execution.llm.types import LLMError, Usage
 
 ERROR_TYPES = {
@@ -52,6 +63,17 @@ class StubConfig:
     """retry-after-ms sent with scheduled 429/529s, so SDK retries stay fast in tests."""
     cache_tokens: dict[str, int] = field(default_factory=dict)
     """Prompt-cache usage reported with every answer: `write_5m`, `write_1h`, `read`."""
+    down_status: int | None = None
+    """The provider is down: every API request (probes and token counts too) gets this."""
+    error_every: int = 0
+    """Every Nth request (after the scheduled ones) is answered 500: 20 errs on 5 %."""
+
+
+class Billed(NamedTuple):
+    model: str
+    usage: Usage
+    at: float
+    """Epoch seconds the request arrived (the usage report's buckets go by it)."""
 
 
 @dataclass
@@ -63,6 +85,11 @@ class StubStats:
     in_flight: int = 0
     max_in_flight: int = 0
     last_prompt_by_atom: dict[str, str] = field(default_factory=dict)
+    answers_by_atom: Counter[str] = field(default_factory=Counter)
+    """Whole answers sent, per atom: each is one file the engine may write."""
+    billed: list[Billed] = field(default_factory=list)
+    """Every answer the model gave: what the provider charges for."""
+    dropped: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +98,9 @@ class StubStats:
             "calls_by_atom": dict(self.calls_by_atom),
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
+            "answers_by_atom": dict(self.answers_by_atom),
+            "billed": [[bill.model, asdict(bill.usage), bill.at] for bill in self.billed],
+            "dropped": self.dropped,
         }
 
 
@@ -129,7 +159,10 @@ class StubServer:
             if not over:
                 self.stats.in_flight += 1
                 self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
-            return (self._scheduled.popleft() if self._scheduled else None), over
+            if self._scheduled:
+                return self._scheduled.popleft(), over
+            every = self.config.error_every
+            return (500 if every and self.stats.requests % every == 0 else None), over
 
     def leave(self) -> None:
         with self._lock:
@@ -138,6 +171,76 @@ class StubServer:
     def record(self, status: int) -> None:
         with self._lock:
             self.stats.by_status[status] += 1
+
+    def record_cut_off(self) -> None:
+        with self._lock:
+            self.stats.dropped += 1
+
+    def bill(self, body: dict[str, Any], payload: dict[str, Any], arrived: float) -> None:
+        """An answer went out whole: it is charged, and its atom got one."""
+        usage = Usage(**{
+            name: payload["usage"][name]
+            for name in ("input_tokens", "output_tokens", "cache_creation_input_tokens",
+                         "cache_read_input_tokens")
+        }, cache_creation_1h_input_tokens=payload["usage"]["cache_creation"][
+            "ephemeral_1h_input_tokens"])  # fmt: skip
+        prompt = atom_prompt_of(body["messages"])
+        with self._lock:
+            self.stats.billed.append(Billed(body["model"], usage, arrived))
+            if prompt:
+                self.stats.answers_by_atom[prompt.atom] += 1
+
+    def usage_report(self, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+        """The Admin API's usage report of what the stub billed: tokens per time bucket
+        (and per model with `group_by=model`), for the stub's one API key."""
+        try:
+            start = _epoch(query["starting_at"][0])
+            end = _epoch(query["ending_at"][0]) if "ending_at" in query else time.time()
+            width = {"1m": 60, "1h": 3600, "1d": 86400}[query.get("bucket_width", ["1d"])[0]]
+        except (KeyError, ValueError):
+            return _error(400, "starting_at (RFC 3339) and a bucket_width of 1m/1h/1d")[:2]
+        keys = query.get("api_key_ids")
+        by_model = "model" in query.get("group_by", [])
+        start -= start % width
+        buckets = []
+        with self._lock:
+            billed = [] if keys and STUB_API_KEY_ID not in keys else list(self.stats.billed)
+        for bucket_start in range(int(start), int(end), width):
+            totals: dict[str | None, Counter[str]] = {}
+            for bill in billed:
+                if bucket_start <= bill.at < bucket_start + width:
+                    usage = bill.usage
+                    one_hour = usage.cache_creation_1h_input_tokens
+                    totals.setdefault(bill.model if by_model else None, Counter()).update({
+                        "uncached_input_tokens": usage.input_tokens,
+                        "output_tokens": usage.output_tokens,
+                        "cache_read_input_tokens": usage.cache_read_input_tokens,
+                        "ephemeral_1h_input_tokens": one_hour,
+                        "ephemeral_5m_input_tokens": usage.cache_creation_input_tokens - one_hour,
+                    })  # fmt: skip
+            buckets.append({
+                "starting_at": _rfc3339(bucket_start),
+                "ending_at": _rfc3339(bucket_start + width),
+                "results": [
+                    {"model": model, "api_key_id": STUB_API_KEY_ID if keys else None,
+                     "uncached_input_tokens": tokens["uncached_input_tokens"],
+                     "output_tokens": tokens["output_tokens"],
+                     "cache_read_input_tokens": tokens["cache_read_input_tokens"],
+                     "cache_creation": {
+                         "ephemeral_1h_input_tokens": tokens["ephemeral_1h_input_tokens"],
+                         "ephemeral_5m_input_tokens": tokens["ephemeral_5m_input_tokens"]}}
+                    for model, tokens in totals.items()
+                ],
+            })  # fmt: skip
+        return 200, {"data": buckets, "has_more": False, "next_page": None}
+
+    def count_tokens(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not body.get("model"):
+            return _error(400, "model and messages are required")[:2]
+        system = body.get("system") or ""
+        return 200, {"input_tokens": input_tokens_of(system if isinstance(system, str) else "",
+                                                     messages)}  # fmt: skip
 
     def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Status, JSON body and extra headers for one Messages API request."""
@@ -201,6 +304,18 @@ class StubServer:
         )
 
 
+STUB_API_KEY_ID = "apikey_stub"
+"""The id of the one API key the stub answers as (the usage report's filter)."""
+
+
+def _epoch(text: str) -> float:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _rfc3339(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
 def _usage_json(usage: Usage) -> dict[str, object]:
     """Usage as the Messages API reports it: the cache writes split by TTL."""
     one_hour = usage.cache_creation_1h_input_tokens
@@ -245,8 +360,25 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: a benchmark sends thousands of requests."""
 
     def do_GET(self) -> None:
+        stub = self.server.stub
         if self.path == "/_stub/stats":
-            self._send(200, self.server.stub.stats.as_json())
+            self._send(200, stub.stats.as_json())
+        elif self.path.startswith("/v1/") and stub.config.down_status is not None:
+            self._send_down(stub.config.down_status)
+        elif self.path.startswith("/v1/organizations/usage_report/messages"):
+            key = self.headers.get("x-api-key") or self.headers.get("authorization") or ""
+            if not key.removeprefix("Bearer ").startswith("sk-ant-admin"):
+                self._send(401, _error(401, "the Admin API needs an Admin API key")[1])
+            else:
+                query = parse_qs(urlsplit(self.path).query)
+                self._send(*stub.usage_report({
+                    name.removesuffix("[]"): [part for value in values for part in value.split(",")]
+                    for name, values in query.items()
+                }))  # fmt: skip
+        elif self.path.startswith("/v1/models/"):
+            model = self.path.removeprefix("/v1/models/").split("?")[0]
+            self._send(200, {"type": "model", "id": model, "display_name": model,
+                             "created_at": "2025-01-01T00:00:00Z"})  # fmt: skip
         else:
             self._send(
                 404, {"type": "error", "error": {"type": "not_found_error", "message": "no"}}
@@ -267,12 +399,21 @@ class _Handler(BaseHTTPRequestHandler):
             stub.reset()
             self._send(200, {"reset": True})
             return
-        if self.path.split("?")[0] != "/v1/messages":
+        route = self.path.split("?")[0]
+        if route not in ("/v1/messages", "/v1/messages/count_tokens"):
             self._send(404, _error(404, f"no route {self.path}")[1])
             return
         if body is None:
             self._send(400, _error(400, "the body is not JSON")[1])
             return
+        if stub.config.down_status is not None:
+            stub.record(stub.config.down_status)
+            self._send_down(stub.config.down_status)
+            return
+        if route == "/v1/messages/count_tokens":
+            self._send(*stub.count_tokens(body))
+            return
+        arrived = time.time()
         scheduled, over_capacity = stub.enter()
         if over_capacity:
             stub.record(429)
@@ -281,7 +422,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(429, _error(429, "over capacity")[1], headers)
             return
         try:
-            if scheduled is not None:
+            if scheduled:  # 0: an answer, to be cut off
                 status, payload, headers = _error(
                     scheduled, f"scheduled {scheduled}", stub.config.fault_retry_after_ms
                 )
@@ -289,8 +430,29 @@ class _Handler(BaseHTTPRequestHandler):
                 status, payload, headers = stub.answer(body)
         finally:
             stub.leave()
+        if scheduled == 0:
+            stub.record_cut_off()
+            self._send_cut_off(status, payload)
+            return
         stub.record(status)
+        if status == 200:
+            # Billed once answered, delivered or not: a client that died mid-call pays too.
+            stub.bill(body, payload, arrived)
         self._send(status, payload, headers)
+
+    def _send_down(self, status: int) -> None:
+        self._send(status, _error(status, "the provider is down")[1], {"retry-after": "1"})
+
+    def _send_cut_off(self, status: int, payload: dict[str, Any]) -> None:
+        """Headers and half the body, then the connection closes: an answer cut off."""
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2])
+        self.wfile.flush()
+        self.close_connection = True
 
     def _read_json(self) -> Any:
         length = int(self.headers.get("content-length") or 0)

@@ -93,6 +93,14 @@ class LLMProvider(Protocol):
 
     def complete(self, request: LLMRequest) -> LLMResponse: ...
 
+    def count_tokens(self, request: LLMRequest) -> int:
+        """The input tokens the provider would bill for the request."""
+        ...
+
+    def probe(self, model: str) -> None:
+        """Return if the provider answers again (and knows the model), else raise LLMError."""
+        ...
+
 
 def run_here(function: Callable[..., Any], *args: Any) -> Any:
     """Run database work in the calling thread (callers without a database lane)."""

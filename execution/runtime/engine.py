@@ -10,6 +10,7 @@ lifecycle's (execution.runtime.lifecycle.wave_done).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import os
@@ -23,10 +24,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import F
+from django.db.models import F, TextField, Value
+from django.db.models.functions import Coalesce, Concat, NullIf
 from django.utils import timezone
 
-from execution.llm.generation import generate_code, passes_l1
+from execution.llm.generation import Generated, generate_code, passes_l1
 from execution.llm.prompts import ATOM_PROMPT_VERSION, SYSTEM_PROMPTS, ContextFile, atom_prompt
 from execution.llm.types import CallRefused, LLMRequest
 from execution.models import Atom, AtomDependency, MasterPlan, Wave
@@ -60,12 +62,21 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
             wave.status = Wave.Status.RUNNING
             wave.started_at = timezone.now()
             wave.save(update_fields=["status", "started_at"])
-        # Released by a dead worker after its last attempt: nothing may claim it again.
+        # Released after its last attempt (its worker died, or the provider did not
+        # answer): nothing may claim it again.
         wave.atoms.filter(
             status__in=Atom.RUNNABLE_STATUSES, attempts__gte=F("max_attempts")
         ).update(
             status=Atom.Status.FAILED,
-            last_error="no attempts left: its worker stopped during the last one",
+            last_error=Concat(
+                Value("no attempts left: "),
+                Coalesce(
+                    NullIf("last_error", Value("")),
+                    Value("its worker stopped during the last one"),
+                    output_field=TextField(),
+                ),
+                output_field=TextField(),
+            ),
             finished_at=timezone.now(),
         )
     # Slice the wave's whole, stable atom list: slicing only the runnable ones would shift
@@ -209,6 +220,11 @@ def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str
     if isinstance(outcome.stopped_by, CallRefused):
         # The guard paused the plan (the budget): the atom waits for the resume.
         return db.run(_release_atom, atom.pk, outcome.cost_usd)
+    if outcome.stopped_by is not None and outcome.stopped_by.transient:
+        # The provider stayed down past the atom's retry budget. Failing would block its
+        # dependants, and the next atoms would fail the same way: the plan waits for the
+        # provider instead (a probe resumes it).
+        return db.run(_wait_for_provider, atom, outcome)
     error = outcome.errors[-1] if outcome.errors else "no attempts left"
     status, code, placeholder = Atom.Status.FAILED, "", False
     if outcome.code is not None:
@@ -236,6 +252,27 @@ def _release_atom(atom_id: uuid.UUID, cost: Decimal) -> str:
         lease_expires_at=None,
     )
     return "refused"
+
+
+def _wait_for_provider(atom: Atom, outcome: Generated) -> str:
+    """Back to pending, the attempt counted (it reached the provider: an atom the provider
+    always errs on cannot pause and resume its plan for ever), and the plan paused."""
+    error = outcome.errors[-1]
+    Atom.objects.filter(pk=atom.pk, status=Atom.Status.RUNNING).update(
+        status=Atom.Status.PENDING,
+        cost_usd=F("cost_usd") + outcome.cost_usd,
+        started_at=None,
+        lease_expires_at=None,
+        last_error=f"the provider did not answer: {error}",
+    )
+    since = dt.datetime.fromtimestamp(outcome.provider_trouble_since or time.time(), dt.UTC)
+    lifecycle.pause_for_provider(
+        atom.masterplan_id,
+        f"Paused: the provider has not answered since {since:%Y-%m-%d %H:%M:%S} UTC "
+        f"({error}). It is asked again every {settings.MGE_LLM_PROBE_SECONDS} s and the plan "
+        "resumes once it answers; resume to try at once.",
+    )
+    return "waiting"
 
 
 def _write_file(workspace: Path, relative_path: str, code: str) -> None:

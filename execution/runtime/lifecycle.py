@@ -1,10 +1,11 @@
 """A masterplan's lifecycle: the only writer of its status.
 
-Every change of status is a verb here (`start`, `pause`, `pause_for_budget`, `resume`,
-`resume_after_override`, `hold_for_checks`, `fail_gate`, `complete`, `fail`, `cancel`):
-it checks `TRANSITIONS`, runs in one transaction under the plan's row lock, records why
-in the status line users see, and queues what comes next once it has committed. The
-budget and the acceptance app call these verbs; nobody else assigns `status`.
+Every change of status is a verb here (`start`, `pause`, `pause_for_budget`,
+`pause_for_provider`, `resume`, `resume_after_override`, `resume_after_probe`,
+`hold_for_checks`, `fail_gate`, `complete`, `fail`, `cancel`): it checks `TRANSITIONS`,
+runs in one transaction under the plan's row lock, records why in the status line users
+see, and queues what comes next once it has committed. The budget and the acceptance app
+call these verbs; nobody else assigns `status`.
 
 Between waves the plan moves on by itself (`advance`): the next wave with work is
 queued, unless a registered check that gates each wave (execution.runtime.checks) has not
@@ -46,11 +47,14 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "start": ((S.READY,), S.RUNNING),
     "pause": ((S.RUNNING,), S.PAUSED),
     # Resuming a running plan re-queues its wave: how a plan whose worker died goes on.
-    "resume": ((S.PAUSED, S.RUNNING), S.RUNNING),
+    # A plan paused for its provider is resumed by the probe, or by hand.
+    "resume": ((S.PAUSED, S.PAUSED_PROVIDER, S.RUNNING), S.RUNNING),
     # Only a budget approver's override lifts a budget pause (budget.overrides).
     "resume_after_override": ((S.PAUSED_BUDGET,), S.RUNNING),
-    "cancel": ((S.READY, S.RUNNING, S.PAUSED, S.PAUSED_BUDGET), S.CANCELLED),
+    "cancel": ((S.READY, S.RUNNING, S.PAUSED, S.PAUSED_BUDGET, S.PAUSED_PROVIDER), S.CANCELLED),
     "pause_for_budget": ((S.RUNNING,), S.PAUSED_BUDGET),
+    "pause_for_provider": ((S.RUNNING,), S.PAUSED_PROVIDER),
+    "resume_after_probe": ((S.PAUSED_PROVIDER,), S.RUNNING),
     # Every atom done (or a gating check's wave), the checks still to decide.
     "hold_for_checks": ((S.RUNNING,), S.RUNNING),
     "fail_gate": ((S.RUNNING,), S.GATE_FAILED),
@@ -192,12 +196,36 @@ def _go_on(masterplan_id: PlanId, previous_status: str) -> ControlResult:
 def pause_for_budget(masterplan_id: PlanId, reason: str) -> MasterPlan | None:
     """Pause a running plan at its hard cap; None if it is no longer running (another
     call paused it first, or a person did). Joins the caller's transaction."""
+    return _pause_if_running(masterplan_id, "pause_for_budget", reason)
+
+
+def pause_for_provider(masterplan_id: PlanId, reason: str) -> MasterPlan | None:
+    """Pause a running plan whose provider has not answered for longer than an atom's
+    retry budget; None if it no longer runs (another atom paused it first)."""
+    return _pause_if_running(masterplan_id, "pause_for_provider", reason)
+
+
+def _pause_if_running(masterplan_id: PlanId, verb: str, reason: str) -> MasterPlan | None:
     with transaction.atomic():
         masterplan = _locked(masterplan_id)
         if masterplan.status != S.RUNNING:
             return None
-        _transition(masterplan, "pause_for_budget", reason)
+        _transition(masterplan, verb, reason)
     return masterplan
+
+
+def resume_after_probe(masterplan_id: PlanId) -> ControlResult | None:
+    """The provider answers again: a plan paused for it goes on; None if it is no longer
+    paused for it (resumed or cancelled by hand meanwhile)."""
+    require_queue()
+    refuse_when_saturated()
+    release_stale_atoms(masterplan_id)
+    with transaction.atomic():
+        masterplan = _locked(masterplan_id)
+        if masterplan.status != S.PAUSED_PROVIDER:
+            return None
+        _transition(masterplan, "resume_after_probe")
+    return _go_on(masterplan_id, S.PAUSED_PROVIDER)
 
 
 def wave_done(wave_id: PlanId) -> None:

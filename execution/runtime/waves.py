@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from execution.models import Atom, AtomDependency, MasterPlan, Wave
+from execution.signals import atoms_abandoned
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,11 @@ def release_stale_atoms(masterplan_id: uuid.UUID | str | None = None) -> list[uu
         # No ordering: Atom's default one joins the nullable wave, and PostgreSQL cannot
         # lock the nullable side of an outer join.
         ids = list(stale.order_by().select_for_update().values_list("pk", "masterplan_id"))
+        by_plan: dict[uuid.UUID, list[str]] = {}
+        for pk, plan in ids:
+            by_plan.setdefault(plan, []).append(str(pk))
+        for plan, atom_ids in by_plan.items():
+            atoms_abandoned.send(sender=Atom, masterplan_id=plan, atom_ids=atom_ids)
         Atom.objects.filter(pk__in=[pk for pk, _ in ids], status=Atom.Status.RUNNING).update(
             status=Atom.Status.PENDING, lease_expires_at=None
         )

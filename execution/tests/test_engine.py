@@ -61,32 +61,6 @@ def test_the_anthropic_sdk_path_parses_usage_and_retries_429_and_529(
 
 
 @engine_db
-def test_a_provider_error_after_retries_fails_the_atom_and_blocks_its_dependants(
-    imported, stub_server, run_jobs, settings
-):
-    settings.MGE_LLM_PROVIDER_RETRIES = 2
-    stub_server.configure(failing_atoms={"slugify": 500})
-    masterplan = imported("slugkit")
-    start_masterplan(masterplan.pk)
-    run_jobs()
-
-    masterplan.refresh_from_db()
-    atoms = atoms_by_name(masterplan)
-    assert atoms["slugify"].status == Atom.Status.FAILED
-    assert atoms["slugify"].last_error == (
-        "the provider answered 500: injected 500 (asked 2 more times after a pause)"
-    )
-    assert atoms["slugify"].provider_retries == 2 and atoms["slugify"].attempts == 1
-    assert stub_server.stats.calls_by_atom["slugify"] == 9  # 3 calls × (1 + 2 SDK retries)
-    assert atoms["unique_slugger"].status == Atom.Status.BLOCKED
-    assert "slugify" in atoms["unique_slugger"].last_error
-    assert atoms["package_init"].status == Atom.Status.BLOCKED
-    assert atoms["truncate_slug"].status == Atom.Status.COMPLETED  # independent: goes on
-    assert masterplan.status == MasterPlan.Status.FAILED
-    assert masterplan.status_reason.startswith("1 atom failed (slugify); 2 blocked by them.")
-
-
-@engine_db
 def test_bad_answers_are_retried_with_the_errors_fed_back(imported, stub_server, run_jobs):
     stub_server.configure(
         atom_texts={

@@ -20,12 +20,27 @@ def test_run_a_file_inline_and_wait_draws_waves_and_ends_completed(fast_offline,
 
 @engine_db
 def test_run_exits_1_when_the_plan_fails(imported, stub_server, capsys):
-    stub_server.configure(failing_atoms={"event_types": 500})
+    stub_server.configure(failing_atoms={"event_types": 400})
     masterplan = imported("typed-event-bus")
     with pytest.raises(CommandError, match="ended failed") as raised:
         call_command("mge", "run", str(masterplan.pk), "--inline")
     assert raised.value.returncode == 1
     assert "typed-event-bus: failed. 1 atom failed (event_types)" in capsys.readouterr().out
+
+
+@engine_db
+def test_run_exits_1_saying_why_when_the_plan_waits_for_its_provider(
+    imported, stub_server, capsys, settings
+):
+    settings.MGE_LLM_PROVIDER_RETRIES = 1
+    stub_server.configure(down_status=503)
+    masterplan = imported("slugkit")
+    with pytest.raises(CommandError, match="stopped, paused_provider") as raised:
+        call_command("mge", "run", str(masterplan.pk), "--inline")
+    assert raised.value.returncode == 1
+    assert "slugkit: paused_provider. Paused: the provider has not answered" in (
+        capsys.readouterr().out
+    )
 
 
 @pytest.mark.django_db
