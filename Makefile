@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 JS := acceptance/js
+DEPS_JS := execution/dependencies/js
 
 .PHONY: run test bench lint format system-deps sandbox-deps clean
 
@@ -27,6 +28,15 @@ $(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
 	  echo "npm not found: TypeScript/JavaScript acceptance tests cannot run (install Node.js >= 20.19)"; \
 	fi
 
+# The TypeScript compiler (5.9) whose resolution is the dependency analysis' ground truth,
+# and dependency-cruiser, its benchmark baseline. Without npm, --validate says so.
+$(DEPS_JS)/node_modules/.installed: $(DEPS_JS)/package.json $(DEPS_JS)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd $(DEPS_JS) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else \
+	  echo "npm not found: mge deps --validate cannot ask the TypeScript compiler"; \
+	fi
+
 ## run: install, migrate, load the examples and start web + worker + scheduler
 run: $(VENV)/.runtime-installed $(JS)/node_modules/.installed sandbox-deps
 	$(BIN)/python -m mge_site.launcher
@@ -40,7 +50,7 @@ sandbox-deps:
 	fi
 
 ## test: install dev deps and run lint, types and every test (PostgreSQL and Redis on 127.0.0.1)
-test: $(VENV)/.dev-installed $(JS)/node_modules/.installed system-deps
+test: $(VENV)/.dev-installed $(JS)/node_modules/.installed $(DEPS_JS)/node_modules/.installed system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
@@ -73,8 +83,8 @@ format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) var $(JS)/node_modules
+	rm -rf $(VENV) var $(JS)/node_modules $(DEPS_JS)/node_modules
 
 ## bench: every benchmark in benchmarks/, one figure per line (PostgreSQL + Redis on 127.0.0.1)
-bench: $(VENV)/.dev-installed
+bench: $(VENV)/.dev-installed $(DEPS_JS)/node_modules/.installed
 	@for script in benchmarks/*.py; do echo "# $$script"; $(BIN)/python $$script || exit 1; done

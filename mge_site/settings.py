@@ -416,7 +416,13 @@ MGE_SANDBOX_FILE_SIZE_MB = env_int("MGE_SANDBOX_FILE_SIZE_MB", 64, minimum=1)
 MGE_SANDBOX_OPEN_FILES = env_int("MGE_SANDBOX_OPEN_FILES", 1024, minimum=16)
 MGE_SANDBOX_PROCESSES = env_int("MGE_SANDBOX_PROCESSES", 256, minimum=8)
 MGE_SANDBOX_TMPFS_MB = env_int("MGE_SANDBOX_TMPFS_MB", 512, minimum=8)
-MGE_CLI_MODULES = ["execution.cli.commands", "execution.cli.run", "budget.cli", "precision.cli"]
+MGE_CLI_MODULES = [
+    "execution.cli.commands",
+    "execution.cli.run",
+    "execution.cli.deps",
+    "budget.cli",
+    "precision.cli",
+]
 MGE_WORKSPACE_ROOT = Path(env_str("MGE_WORKSPACE_ROOT", str(VAR_DIR / "workspaces"))).resolve()
 MGE_BUDGET_HARD_CAP_USD = env_decimal("MGE_BUDGET_HARD_CAP_USD", Decimal("200"), minimum=Decimal(0))
 # A hard cap above this, in an imported document or an edit by someone who is not a

@@ -23,13 +23,15 @@ from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 
+from execution.dependencies import python_source, ts_source
 from execution.dependencies.graph import strongly_connected
-from precision import python_code, ts_code
+from execution.dependencies.python_source import Import, PythonModule
+from execution.dependencies.ts_resolution import EXTERNAL, TsResolver
+from execution.dependencies.ts_source import TsModule
+from execution.dependencies.tsconfig import ConfigError, TsOptions, load_options
 from precision.findings import CheckResult, Finding
 from precision.models import Severity, ValidationCheck
-from precision.python_code import Import, PythonModule
-from precision.sources import Workspace
-from precision.ts_code import TsModule
+from precision.sources import Workspace, workspace_files
 
 L = ValidationCheck.Level
 S = ValidationCheck.Scope
@@ -94,7 +96,7 @@ class _PythonLinks:
         self.modules: dict[str, PythonModule] = {}
         for source in workspace.readable("python"):
             try:
-                self.modules[source.path] = python_code.analyse(source.path, source.text or "")
+                self.modules[source.path] = python_source.analyse(source.path, source.text or "")
             except (SyntaxError, ValueError, RecursionError):
                 continue  # L1 reports it
         self.by_name = {module.name: module for module in self.modules.values()}
@@ -330,18 +332,20 @@ class _PythonLinks:
 class _ScriptLinks:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
-        self.files = {
-            source.path
-            for source in workspace.sources.values()
-            if source.language in ("typescript", "javascript")
-        }
         self.modules: dict[str, TsModule] = {
-            source.path: ts_code.analyse(source.path, source.language, source.text or "")
+            source.path: ts_source.analyse(source.path, source.language, source.text or "")
             for source in workspace.readable()
             if source.language in ("typescript", "javascript")
         }
         self._exports: dict[str, set[str] | None] = {}
         self.packages = _declared_packages(workspace.root)
+        try:
+            options = load_options(workspace.root)
+        except ConfigError:
+            options = TsOptions()  # tsc (L4) reports the config; the links use the defaults
+        # Resolved as the compiler resolves them: relative paths, and `paths` aliases.
+        every_file = set(workspace_files(workspace.root))  # package.json, .d.ts files too
+        self.resolver = TsResolver(workspace.root, every_file, options)
 
     def exported(self, path: str) -> set[str] | None:
         """The names a file exports, following `export * from` through the workspace
@@ -356,7 +360,11 @@ class _ScriptLinks:
     def _star_files(self, path: str) -> list[str | None]:
         module = self.modules.get(path)
         specifiers = module.star_from if module else []
-        return [ts_code.resolve(path, specifier, self.files) for specifier in specifiers]
+        return [self._project_file(path, specifier, "reexport") for specifier in specifiers]
+
+    def _project_file(self, importer: str, specifier: str, kind: str) -> str | None:
+        target = self.resolver.resolve(importer, specifier, kind)
+        return None if target == EXTERNAL else target
 
     def check_file(self, module: TsModule) -> list[CheckResult]:
         results = []
@@ -366,10 +374,11 @@ class _ScriptLinks:
             )
             results.append(result)
             severity = _M if imp.type_only else (_H if imp.kind in ("dynamic", "require") else _C)
-            if not ts_code.is_relative(imp.specifier):
+            target = self.resolver.resolve(module.path, imp.specifier, imp.kind)
+            if target == EXTERNAL:
                 bare = imp.specifier.removeprefix("node:")
-                package = ts_code.package_name(bare)
-                if imp.specifier.startswith("node:") or package in ts_code.NODE_BUILTINS:
+                package = ts_source.package_name(bare)
+                if imp.specifier.startswith("node:") or package in ts_source.NODE_BUILTINS:
                     result.subject = f"{imp.text}: a Node.js module"
                 elif package in self.packages:
                     result.subject = f"{imp.text}: package {package}"
@@ -384,7 +393,6 @@ class _ScriptLinks:
                         )
                     )
                 continue
-            target = ts_code.resolve(module.path, imp.specifier, self.files)
             if target is None:
                 result.findings.append(
                     Finding(
@@ -422,7 +430,7 @@ class _ScriptLinks:
             )
         return results
 
-    def _names_check(self, module: TsModule, imp: ts_code.TsImport, target: str) -> CheckResult:
+    def _names_check(self, module: TsModule, imp: ts_source.TsImport, target: str) -> CheckResult:
         level, scope = _level(self.workspace, module.path, target)
         category = "contracts" if level == L.TASK else "interfaces"
         result = CheckResult(

@@ -67,7 +67,7 @@ def syntax_error(language: str, file_path: str, code: str) -> str | None:
     tree = parse_tree(language, file_path, code)
     if not tree.root_node.has_error:
         return None
-    node = _first_error(tree.root_node)
+    node = first_error(tree.root_node)
     line = node.start_point[0] + 1
     if node.is_missing:
         return f"line {line}: missing {node.type!r}"
@@ -75,7 +75,7 @@ def syntax_error(language: str, file_path: str, code: str) -> str | None:
     return f"line {line}: syntax error near {snippet!r}"
 
 
-def _first_error(root: Node) -> Node:
+def first_error(root: Node) -> Node:
     stack = [root]
     while stack:
         node = stack.pop()

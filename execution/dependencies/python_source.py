@@ -8,6 +8,7 @@ from pathlib import PurePosixPath
 
 from execution.llm.validation import parse_python
 
+_DYNAMIC_IMPORTERS = frozenset({"importlib.import_module", "import_module", "__import__"})
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
 
 
@@ -97,6 +98,9 @@ class PythonModule:
     signatures: dict[str, Signature] = field(default_factory=dict)
     """Top-level functions and classes defined once and without decorators."""
     calls: list[Call] = field(default_factory=list)
+    dynamic_imports: list[tuple[str | None, int]] = field(default_factory=list)
+    """`importlib.import_module(…)` / `__import__(…)`: (the module, None when it is not a
+    literal), line."""
     rebound: set[str] = field(default_factory=set)
     """Names assigned anywhere in the file other than by an import (a call to one of them
     may not be to what was imported)."""
@@ -262,8 +266,8 @@ class _Reader:
         package = self.module.name.split(".") if self.module.name else []
         if not self.module.is_package:
             package = package[:-1]
-        if node.level - 1 > len(package):
-            return ""
+        if node.level - 1 >= len(package):
+            return ""  # beyond the top-level package: Python refuses it
         base = package[: len(package) - (node.level - 1)]
         return ".".join([*base, *([node.module] if node.module else [])])
 
@@ -356,6 +360,14 @@ def _read_calls(tree: ast.Module, module: PythonModule) -> None:
                 name = f"{node.func.value.id}.{node.func.attr}"
             else:
                 continue
+            if name in _DYNAMIC_IMPORTERS:
+                first = node.args[0] if node.args else None
+                literal = (
+                    first.value
+                    if isinstance(first, ast.Constant) and isinstance(first.value, str)
+                    else None
+                )
+                module.dynamic_imports.append((literal, node.lineno))
             unpacked = any(isinstance(arg, ast.Starred) for arg in node.args) or any(
                 keyword.arg is None for keyword in node.keywords
             )

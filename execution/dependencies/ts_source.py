@@ -1,19 +1,16 @@
-"""What a TypeScript or JavaScript file imports and exports, read with tree-sitter, and
-how a relative specifier resolves (as TypeScript's `bundler` resolution does)."""
+"""What a TypeScript or JavaScript file imports and exports, read with tree-sitter (which
+file a specifier names is execution.dependencies.ts_resolution's)."""
 
 from __future__ import annotations
 
-import posixpath
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from execution.llm.validation import parse_tree
+from execution.llm.validation import first_error, parse_tree
 
-# TypeScript's probing order for an extensionless specifier, then a directory's index.
-_PROBE = (".ts", ".tsx", ".d.ts", ".js", ".jsx")
-_JS_TO_TS = {".js": (".ts", ".tsx"), ".jsx": (".tsx",), ".mjs": (".mts",), ".cjs": (".cts",)}
 _DECLARATIONS = {
     "function_declaration",
     "generator_function_declaration",
@@ -85,6 +82,8 @@ class TsImport:
     names: tuple[str, ...] = ()
     """The names taken from the module ("default" for a default import)."""
     type_only: bool = False
+    call: bool = False
+    """`require(…)` or `import(…)`: a call, not a statement."""
 
 
 @dataclass
@@ -98,19 +97,28 @@ class TsModule:
     """`module.exports` / `exports.x` / `export =`: its names cannot be listed statically."""
     dynamic_specifiers: list[int] = field(default_factory=list)
     """Lines of `import(…)` / `require(…)` whose specifier is not a literal."""
+    syntax_error: int | None = None
+    """The line of the first syntax error (the rest of the file is still read)."""
 
 
 def analyse(path: str, language: str, code: str) -> TsModule:
     tree = parse_tree(language, path, code)
     module = TsModule(path)
+    if tree.root_node.has_error:
+        error = first_error(tree.root_node)
+        if not _export_type_star(error) or _later_error(tree.root_node, error):
+            module.syntax_error = error.start_point[0] + 1
     for node in tree.root_node.children:
         if node.type == "import_statement":
             _import(node, module)
         elif node.type == "export_statement":
             _export(node, module)
+    javascript = language == "javascript"
     for node in _walk(tree.root_node):
         if node.type == "call_expression":
             _call(node, module)
+        elif javascript and node.type == "comment":
+            _jsdoc_imports(node, module)
         elif (
             node.type == "member_expression"
             and _text(node) in ("module.exports",)
@@ -119,6 +127,40 @@ def analyse(path: str, language: str, code: str) -> TsModule:
         ):
             module.commonjs = True
     return module
+
+
+def _export_type_star(error: Node) -> bool:
+    """`export type * from` (TypeScript 5.0): the grammar predates it and marks `type` as
+    an error; the statement is read all the same."""
+    parent = error.parent
+    return _text(error) == "type" and parent is not None and parent.type == "export_statement"
+
+
+def _later_error(root: Node, tolerated: Node) -> bool:
+    return any(
+        (node.type == "ERROR" or node.is_missing)
+        and node.id != tolerated.id
+        and not _export_type_star(node)
+        for node in _walk(root)
+    )
+
+
+# A JSDoc type's `import("…")` and an `@import … from "…"` tag: in JavaScript the compiler
+# reads types from comments, and resolves these as imports.
+_JSDOC_IMPORT = re.compile(
+    r"""\bimport\(\s*(["'])([^"'\n]+)\1\s*\)|@import\b[^\n]*?\bfrom\s+(["'])([^"'\n]+)\3"""
+)
+
+
+def _jsdoc_imports(node: Node, module: TsModule) -> None:
+    text = _text(node)
+    if not text.startswith("/**"):
+        return
+    for match in _JSDOC_IMPORT.finditer(text):
+        line = _line(node) + text.count("\n", 0, match.start())
+        module.imports.append(
+            TsImport(match[2] or match[4], "type_import", line, match[0][:200], type_only=True)
+        )
 
 
 def _walk(root: Node) -> Iterator[Node]:
@@ -258,24 +300,7 @@ def _call(node: Node, module: TsModule) -> None:
         module.dynamic_specifiers.append(_line(node))
         return
     kind = "dynamic" if function.type == "import" else "require"
-    module.imports.append(TsImport(specifier, kind, _line(node), _first_line(node)))
-
-
-def is_relative(specifier: str) -> bool:
-    return specifier.startswith(("./", "../")) or specifier in (".", "..")
-
-
-def resolve(importer: str, specifier: str, files: set[str]) -> str | None:
-    """The workspace file a relative specifier names, or None."""
-    base = posixpath.normpath(posixpath.join(posixpath.dirname(importer), specifier))
-    if base.startswith("../") or base == "..":
-        return None
-    stem, extension = posixpath.splitext(base)
-    candidates = [base] if extension else []
-    candidates += [stem + replacement for replacement in _JS_TO_TS.get(extension, ())]
-    candidates += [base + probe for probe in _PROBE]
-    candidates += [posixpath.join(base, "index" + probe) for probe in _PROBE]
-    return next((candidate for candidate in candidates if candidate in files), None)
+    module.imports.append(TsImport(specifier, kind, _line(node), _first_line(node), call=True))
 
 
 def package_name(specifier: str) -> str:

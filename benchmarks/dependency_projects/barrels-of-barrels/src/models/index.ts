@@ -1,0 +1,3 @@
+export * from "./user";
+export * from "./order";
+export type { Id } from "./ids";

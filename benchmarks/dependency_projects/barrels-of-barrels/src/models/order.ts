@@ -1,0 +1,2 @@
+import { User } from "./user";
+export class Order { by!: User; }

@@ -1,0 +1,2 @@
+import type { Id } from "../ids";
+export class User { id!: Id; }

@@ -1,0 +1,1 @@
+export interface Shape { w: number }

@@ -1,0 +1,2 @@
+import { i } from "./dir";
+export const u = i;

@@ -1,0 +1,1 @@
+declare const c: number; export default c;

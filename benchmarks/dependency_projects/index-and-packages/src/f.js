@@ -1,0 +1,1 @@
+module.exports = "f.js is shadowed by f.ts";

@@ -1,0 +1,3 @@
+import both from "./both";
+import up from "../src/a/index";
+export default [both, up];

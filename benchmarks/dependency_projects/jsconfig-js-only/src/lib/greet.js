@@ -1,0 +1,2 @@
+import { pad } from "./util/pad";
+export const greet = (n) => pad(n);

@@ -1,0 +1,2 @@
+import { greet } from "lib/greet";
+export const View = () => <p>{greet("a")}</p>;

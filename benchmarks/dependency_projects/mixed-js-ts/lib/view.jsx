@@ -1,0 +1,2 @@
+import { format } from "./format";
+export default () => format("x");

@@ -1,0 +1,3 @@
+import { x } from "./x";
+import { y } from "./y.js";
+export const m = x + y;

@@ -1,0 +1,3 @@
+const x = require("./x");
+const nocjs = require("./only");
+module.exports = x;

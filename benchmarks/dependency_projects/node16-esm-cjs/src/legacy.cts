@@ -1,0 +1,3 @@
+import { a } from "./a.js";
+const helper = require("./helper");
+export = a;

@@ -1,0 +1,3 @@
+import { a } from "./a.js";
+import("./b.js");
+export const t = a;

@@ -1,0 +1,3 @@
+import { run } from "#core/engine";
+import * as util from "#util";
+export = run;

@@ -1,0 +1,6 @@
+from ..common.text.format import money
+from ..common import ids
+import corp.common.text.format as fmt
+
+class Invoice:
+    pass

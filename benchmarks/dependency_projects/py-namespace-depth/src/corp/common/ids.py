@@ -1,0 +1,2 @@
+def new() -> str:
+    return "x"

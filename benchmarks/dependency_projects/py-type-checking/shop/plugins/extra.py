@@ -1,0 +1,2 @@
+from .. import services
+from ..services import tax, pricing as p

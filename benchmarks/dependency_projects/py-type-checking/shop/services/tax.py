@@ -1,0 +1,2 @@
+def rate() -> int:
+    return 1

@@ -1,0 +1,2 @@
+export * from "./Button";
+export { Card } from "./Card";

@@ -1,0 +1,3 @@
+const Page = () => import("@/pages/Settings");
+const Other = () => import(`./Settings`);
+export default Page;

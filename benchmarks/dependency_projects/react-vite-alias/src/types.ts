@@ -1,0 +1,1 @@
+export interface Props { title?: string }
