@@ -39,6 +39,7 @@ def _isolated_services(settings: Settings, tmp_path: Path) -> Iterator[None]:
     # tests turn their post-wave checks on.
     settings.MGE_ACCEPTANCE_AFTER_WAVES = False
     settings.MGE_PRECISION_AFTER_WAVES = False
+    settings.MGE_DEPENDENCIES_AFTER_WAVES = False
     settings.METRICS_CACHE_SECONDS = 0  # each test's scrape sees its own rows
     # Transient provider errors are asked again after a backoff: milliseconds in tests.
     settings.MGE_LLM_BACKOFF_BASE_SECONDS = Decimal("0.01")
@@ -220,6 +221,7 @@ def spawn_worker(stub_server, settings):
                 "MGE_WORKSPACE_ROOT": str(settings.MGE_WORKSPACE_ROOT),
                 "MGE_ACCEPTANCE_AFTER_WAVES": str(settings.MGE_ACCEPTANCE_AFTER_WAVES),
                 "MGE_PRECISION_AFTER_WAVES": str(settings.MGE_PRECISION_AFTER_WAVES),
+                "MGE_DEPENDENCIES_AFTER_WAVES": str(settings.MGE_DEPENDENCIES_AFTER_WAVES),
                 **environment,
             },
             stdout=subprocess.DEVNULL,

@@ -9,7 +9,10 @@ class ExecutionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from execution.runtime import checks
         from execution.runtime.concurrency.metrics import ConcurrencyCollector
+        from execution.runtime.dependency_check import DEPENDENCY_CHECK
         from mge_site.prometheus import register_once
 
         register_once(ConcurrencyCollector)
+        checks.register(DEPENDENCY_CHECK)

@@ -276,7 +276,9 @@ class AtomDependency(models.Model):
 
     class Kind(models.TextChoices):
         DECLARED = "declared"
+        # Found in the generated code after a wave (execution.runtime.dependency_check):
         IMPORT = "import"
+        TYPE_IMPORT = "type_import"
         DYNAMIC_IMPORT = "dynamic_import"
         REQUIRE = "require"
         REEXPORT = "reexport"
@@ -288,6 +290,9 @@ class AtomDependency(models.Model):
     atom = models.ForeignKey(Atom, on_delete=models.CASCADE, related_name="dependencies")
     depends_on = models.ForeignKey(Atom, on_delete=models.CASCADE, related_name="dependants")
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.DECLARED)
+    line = models.PositiveIntegerField(
+        null=True, blank=True, help_text="A detected one: the line of the import in the file."
+    )
 
     class Meta:
         verbose_name_plural = "atom dependencies"

@@ -23,6 +23,7 @@ from budget.api import (
     OverrideView,
 )
 from caching.api import CacheStatsView
+from execution.api.dependencies import DependencyGraphView
 from execution.api.masterplans import (
     AtomViewSet,
     MasterPlanViewSet,
@@ -102,6 +103,11 @@ urlpatterns = [
         name="testing-gate-status",
     ),
     path("caching/stats", CacheStatsView.as_view(), name="caching-stats"),
+    path(
+        "dependency/graph/<uuid:masterplan_id>",
+        DependencyGraphView.as_view(),
+        name="dependency-graph",
+    ),
     path("precision/score/<uuid:masterplan_id>", ScoreView.as_view(), name="precision-score"),
     path(
         "precision/history/<uuid:masterplan_id>",

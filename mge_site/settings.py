@@ -399,6 +399,9 @@ MGE_ACCEPTANCE_AFTER_WAVES = env_bool("MGE_ACCEPTANCE_AFTER_WAVES", True)
 # L1–L3 validation and a precision snapshot after every wave, L1–L4 after the last one
 # (queue `tests`); each L4 tool (compileall, collect-only, tsc) has this time limit.
 MGE_PRECISION_AFTER_WAVES = env_bool("MGE_PRECISION_AFTER_WAVES", True)
+# After each wave, read what the generated code imports: undeclared edges between atoms
+# are added, an import against the wave order fails the check (the plan's end decides).
+MGE_DEPENDENCIES_AFTER_WAVES = env_bool("MGE_DEPENDENCIES_AFTER_WAVES", True)
 MGE_PRECISION_BUILD_TIMEOUT_SECONDS = env_int(
     "MGE_PRECISION_BUILD_TIMEOUT_SECONDS", 300, minimum=10
 )

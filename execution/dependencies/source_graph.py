@@ -52,6 +52,21 @@ class Problem:
         return {"path": self.path, "line": self.line, "message": self.message}
 
 
+@dataclass(frozen=True, order=True)
+class BarrelTarget:
+    """An imported name that a barrel re-exports, and the file that defines it."""
+
+    source: str
+    line: int
+    barrel: str
+    name: str
+    defined_in: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"from": self.source, "line": self.line, "barrel": self.barrel,
+                "name": self.name, "defined_in": self.defined_in}  # fmt: skip
+
+
 @dataclass
 class SourceGraph:
     files: list[str] = field(default_factory=list)
@@ -60,6 +75,8 @@ class SourceGraph:
     """Imports that name no file: non-literal dynamic imports, missing project files."""
     errors: list[Problem] = field(default_factory=list)
     """Files that could not be analysed, and why."""
+    barrel_targets: list[BarrelTarget] = field(default_factory=list)
+    """Beside each edge to a barrel: where each name it takes is defined."""
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -67,6 +84,7 @@ class SourceGraph:
             "edges": [edge.as_json() for edge in self.edges],
             "unresolved": [problem.as_json() for problem in self.unresolved],
             "errors": [problem.as_json() for problem in self.errors],
+            "barrel_targets": [target.as_json() for target in self.barrel_targets],
         }
 
 
@@ -86,6 +104,7 @@ def build_graph(root: Path, tsconfig: Path | None = None) -> SourceGraph:
     graph.edges = sorted(set(graph.edges))
     graph.unresolved.sort()
     graph.errors.sort()
+    graph.barrel_targets.sort()
     return graph
 
 
@@ -171,6 +190,8 @@ def _ts_edges(
     graph: SourceGraph,
 ) -> None:
     resolver = TsResolver(root, every_file, options)
+    modules: dict[str, ts_source.TsModule] = {}
+    taken: list[tuple[str, ts_source.TsImport, str]] = []
     for path in paths:
         javascript = path.endswith((".js", ".jsx", ".mjs", ".cjs"))
         if javascript and not options.allow_js:
@@ -179,6 +200,7 @@ def _ts_edges(
         module = ts_source.analyse(
             path, "javascript" if javascript else "typescript", texts[path] or ""
         )
+        modules[path] = module
         if module.syntax_error is not None:
             graph.errors.append(Problem(path, module.syntax_error, "syntax error"))
         for line in module.dynamic_specifiers:
@@ -194,3 +216,44 @@ def _ts_edges(
                 continue
             kind = "import" if imp.kind == "side_effect" else imp.kind
             graph.edges.append(Edge(path, target, kind, imp.line))
+            if imp.names:
+                taken.append((path, imp, target))
+    barrels = _Barrels(modules, resolver)
+    for path, imp, target in taken:
+        for name in imp.names:
+            defined_in = barrels.defining_file(target, name)
+            if defined_in is not None and defined_in != target:
+                graph.barrel_targets.append(BarrelTarget(path, imp.line, target, name, defined_in))
+
+
+class _Barrels:
+    """`resolve_barrel_files`: through `export { a } from` and `export * from` chains (any
+    depth, cycles stopped), the file that declares a name a barrel exports."""
+
+    def __init__(self, modules: dict[str, ts_source.TsModule], resolver: TsResolver) -> None:
+        self.modules = modules
+        self.resolver = resolver
+
+    def defining_file(self, path: str, name: str, seen: frozenset[str] = frozenset()) -> str | None:
+        module = self.modules.get(path)
+        if module is None or path in seen:
+            return None
+        seen = seen | {path}
+        if name in module.reexported:
+            specifier, original = module.reexported[name]
+            target = self._file(path, specifier)
+            return (self.defining_file(target, original, seen) or target) if target else None
+        if name in module.exports:
+            return path
+        if name == "default":
+            return None  # `export *` does not re-export a default
+        for specifier in module.star_from:
+            target = self._file(path, specifier)
+            found = self.defining_file(target, name, seen) if target else None
+            if found:
+                return found
+        return None
+
+    def _file(self, importer: str, specifier: str) -> str | None:
+        target = self.resolver.resolve(importer, specifier, "reexport")
+        return None if target in (None, EXTERNAL) else target

@@ -93,6 +93,8 @@ class TsModule:
     exports: set[str] = field(default_factory=set)
     star_from: list[str] = field(default_factory=list)
     """Specifiers of `export * from`: their names are exported too."""
+    reexported: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """`export { a as b } from "./x"`: b → ("./x", "a")."""
     commonjs: bool = False
     """`module.exports` / `exports.x` / `export =`: its names cannot be listed statically."""
     dynamic_specifiers: list[int] = field(default_factory=list)
@@ -249,8 +251,11 @@ def _export(node: Node, module: TsModule) -> None:
             if spec.type == "export_specifier":
                 name = _text(spec.child_by_field_name("name"))
                 alias = spec.child_by_field_name("alias")
-                module.exports.add(_text(alias) if alias is not None else name)
+                exported = _text(alias) if alias is not None else name
+                module.exports.add(exported)
                 taken.append(name)
+                if source is not None:
+                    module.reexported[exported] = (source, name)
     elif namespace is not None:
         module.exports |= {
             _text(child) for child in namespace.children if child.type in ("identifier", "string")

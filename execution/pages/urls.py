@@ -13,6 +13,11 @@ urlpatterns = [
     path("dashboards/concurrency/", views.concurrency_dashboard, name="concurrency-dashboard"),
     path("masterplans/<uuid:masterplan_id>/", views.masterplan_detail, name="masterplan-detail"),
     path(
+        "masterplans/<uuid:masterplan_id>/dependencies/",
+        views.dependency_graph,
+        name="masterplan-dependencies",
+    ),
+    path(
         "masterplans/<uuid:masterplan_id>/document/",
         views.masterplan_document,
         name="masterplan-document",

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from execution.actions import MasterPlanBusyError, delete_masterplan, import_with_notices
+from execution.dependencies.atom_graph import atom_graph
 from execution.document.export import export_masterplan
 from execution.document.format import MasterPlanFormatError
 from execution.models import Atom, MasterPlan, Milestone, Phase, Task
@@ -81,6 +82,18 @@ def masterplan_detail(request: HtmxHttpRequest, masterplan_id: str) -> HttpRespo
         "requirements": masterplan.requirements.all(),
     }
     return render(request, "execution/masterplan_detail.html", context)
+
+
+@login_required
+@permission_required("execution.view_masterplan", raise_exception=True)
+def dependency_graph(request: HttpRequest, masterplan_id: str) -> HttpResponse:
+    masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
+    graph = atom_graph(masterplan)
+    return render(request, "execution/dependency_graph.html", {
+        "masterplan": masterplan, "graph": graph,
+        "detected": sum(not line.declared for line in graph.lines),
+        "against": sum(line.against_order for line in graph.lines),
+    })  # fmt: skip
 
 
 @login_required

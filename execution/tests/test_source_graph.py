@@ -83,7 +83,7 @@ def test_the_json_output_is_sorted_relative_and_complete(capsys):
         "from": "packages/app/main.ts", "to": "packages/core/src/engine.ts", "kind": "import",
         "line": 1,
     }  # fmt: skip
-    assert set(data) == {"files", "edges", "unresolved", "errors"}
+    assert set(data) == {"files", "edges", "unresolved", "errors", "barrel_targets"}
 
 
 def test_validate_prints_precision_recall_and_accuracy(capsys):
@@ -190,3 +190,17 @@ def test_jsdoc_imports_in_javascript_and_export_type_star_match_the_compiler(tmp
         ("src/types.d.ts", "src/more.d.ts", "reexport", 1),
     }  # fmt: skip
     assert ground_truth.typescript_pairs(tmp_path) == pairs(graph)
+
+
+def test_names_taken_through_barrels_lead_to_the_files_that_define_them():
+    graph = build_graph(PROJECTS / "barrels-of-barrels")
+    found = {(t.source, t.barrel, t.name): t.defined_in for t in graph.barrel_targets}
+    # Two barrels deep: index.ts → models/index.ts → models/user/index.ts → user.ts.
+    assert found[("src/consumer.ts", "src/index.ts", "User")] == "src/models/user/user.ts"
+    assert found[("src/consumer.ts", "src/index.ts", "Order")] == "src/models/order.ts"
+    # `export { default as version } from "./version"`: the default export of version.ts.
+    assert found[("src/consumer.ts", "src/index.ts", "version")] == "src/version.ts"
+    # `export * as api`: the namespace is the barrel's own, no other file to name.
+    assert ("src/consumer.ts", "src/index.ts", "api") not in found
+    # The edge itself still goes to the barrel, as the compiler resolves it.
+    assert Edge("src/consumer.ts", "src/index.ts", "import", 1) in graph.edges
