@@ -54,8 +54,8 @@ def setup_django(environment: dict[str, str]) -> None:
 def environment_for(database: str, redis_url: str, stub_port: int, **extra: str) -> dict[str, str]:
     """The processes' environment: their own database and Redis, the real SDK aimed at the
     loopback stub. The generated plans have no requirements: no acceptance tests and no
-    release gate (benchmarks/acceptance.py measures those), and no validation after the
-    waves (benchmarks/precision.py)."""
+    release gate (benchmarks/acceptance.py measures those), and no validation or import
+    reading after the waves (benchmarks/precision.py, benchmarks/dependencies.py)."""
     return {
         **os.environ,
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
@@ -65,6 +65,7 @@ def environment_for(database: str, redis_url: str, stub_port: int, **extra: str)
         "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{stub_port}",
         "MGE_ACCEPTANCE_AFTER_WAVES": "false",
         "MGE_PRECISION_AFTER_WAVES": "false",
+        "MGE_DEPENDENCIES_AFTER_WAVES": "false",
         **extra,
     }
 

@@ -88,6 +88,7 @@ def main() -> None:
         "MGE_LOG_LEVEL": "WARNING",
         "MGE_ACCEPTANCE_AFTER_WAVES": "false",
         "MGE_PRECISION_AFTER_WAVES": "false",
+        "MGE_DEPENDENCIES_AFTER_WAVES": "false",
     }
     fresh_database(DATABASE, environment)
     setup_django(environment)
