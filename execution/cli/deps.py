@@ -61,6 +61,11 @@ def deps_command(command: BaseCommand, options: dict[str, Any]) -> None:
 def _print(command: BaseCommand, graph: SourceGraph) -> None:
     for edge in graph.edges:
         command.stdout.write(f"{edge.source}:{edge.line} → {edge.target} ({edge.kind})")
+    for target in graph.barrel_targets:
+        command.stdout.write(
+            f"{target.source}:{target.line} takes {target.name} from barrel {target.barrel}: "
+            f"defined in {target.defined_in}"
+        )
     for problem in graph.unresolved:
         command.stdout.write(f"unresolved {problem.path}:{problem.line}: {problem.message}")
     for problem in graph.errors:

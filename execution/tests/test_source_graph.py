@@ -91,6 +91,7 @@ def test_validate_prints_precision_recall_and_accuracy(capsys):
     out = capsys.readouterr().out
     assert "precision 1.0000  recall 1.0000  accuracy 1.0000" in out
     assert "src/main.tsx:1 → src/App.tsx (import)" in out
+    assert "src/App.tsx:1 takes Button from barrel src/components/index.ts: defined in " in out
 
 
 def test_a_missed_edge_the_graph_does_not_order_otherwise_is_critical():
