@@ -164,3 +164,18 @@ def test_the_output_estimate_is_the_median_of_the_plans_settled_calls_of_that_mo
     assert estimate_call(str(masterplan.pk), Holder.of(request, Decimal("0.0001"))).cost_usd == (
         Decimal("0.0001")
     )
+
+
+@pytest.mark.django_db
+def test_without_the_providers_token_count_the_input_is_bounded_by_the_prompts_bytes(
+    imported, stub_server
+):
+    stub_server.configure(down_status=529)
+    masterplan = imported("slugkit")
+    request = LLMRequest(
+        model="claude-haiku-4-5", system="sys", messages=[{"role": "user", "content": "é" * 40}],
+        max_tokens=100,
+    )  # fmt: skip
+    estimate = estimate_call(str(masterplan.pk), Holder.of(request, Decimal("1")))
+    assert estimate.usage.input_tokens == 3 + 80  # "é" is two bytes in UTF-8
+    assert "input bounded by its bytes (the provider answered 529" in estimate.basis

@@ -71,11 +71,17 @@ class AnthropicProvider:
     def count_tokens(self, request: LLMRequest) -> int:
         """The input tokens the request is billed for (the free token-counting endpoint)."""
         try:
-            return self.client.messages.count_tokens(
-                model=request.model,
-                system=request.system,
-                messages=request.messages,  # type: ignore[arg-type]
-            ).input_tokens
+            # Asked while settling a dead worker's calls, under the lease sweep's locks: a
+            # provider that does not answer soon leaves the estimate to the prompt's size.
+            return (
+                self.client.with_options(timeout=10, max_retries=1)
+                .messages.count_tokens(
+                    model=request.model,
+                    system=request.system,
+                    messages=request.messages,  # type: ignore[arg-type]
+                )
+                .input_tokens
+            )
         except anthropic.APIError as error:
             raise _llm_error(error) from error
 
