@@ -46,6 +46,15 @@ class AtomGraph:
     width: int
     height: int
 
+    @property
+    def detected(self) -> int:
+        """Dependencies read from the generated code, not declared."""
+        return sum(not line.declared for line in self.lines)
+
+    @property
+    def against_wave_order(self) -> int:
+        return sum(line.against_order for line in self.lines)
+
     def as_json(self) -> dict[str, object]:
         return {
             "masterplan_id": str(self.masterplan.pk),
@@ -75,8 +84,8 @@ class AtomGraph:
                 }
                 for line in self.lines
             ],  # fmt: skip
-            "detected": sum(not line.declared for line in self.lines),
-            "against_wave_order": sum(line.against_order for line in self.lines),
+            "detected": self.detected,
+            "against_wave_order": self.against_wave_order,
         }
 
 

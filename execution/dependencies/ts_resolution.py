@@ -26,6 +26,8 @@ _REPLACEMENTS = {
     ".mjs": (".mts", ".d.mts", ".mjs"), ".mts": (".mts", ".d.mts", ".mjs"),
     ".cjs": (".cts", ".d.cts", ".cjs"), ".cts": (".cts", ".d.cts", ".cjs"),
 }  # fmt: skip
+# ".d.ts" before ".ts": a candidate's own extension is the longest one it ends with.
+_LONGEST_FIRST = (".d.ts", *sorted(set(_REPLACEMENTS) - {".d.ts"}, key=len, reverse=True))
 _JS_EXTENSIONS = frozenset({".js", ".jsx", ".mjs", ".cjs"})
 
 
@@ -127,7 +129,7 @@ class TsResolver:
 
     def _replacing_extension(self, candidate: str) -> str | None:
         name = posixpath.basename(candidate)
-        for extension in (".d.ts", *sorted(set(_REPLACEMENTS) - {".d.ts"}, key=len, reverse=True)):
+        for extension in _LONGEST_FIRST:
             if name.endswith(extension) and len(name) > len(extension):
                 return self._adding_extension(candidate[: -len(extension)], extension)
         if name.endswith(".json") and self.options.resolve_json_module:

@@ -88,12 +88,10 @@ def masterplan_detail(request: HtmxHttpRequest, masterplan_id: str) -> HttpRespo
 @permission_required("execution.view_masterplan", raise_exception=True)
 def dependency_graph(request: HttpRequest, masterplan_id: str) -> HttpResponse:
     masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
-    graph = atom_graph(masterplan)
-    return render(request, "execution/dependency_graph.html", {
-        "masterplan": masterplan, "graph": graph,
-        "detected": sum(not line.declared for line in graph.lines),
-        "against": sum(line.against_order for line in graph.lines),
-    })  # fmt: skip
+    return render(
+        request, "execution/dependency_graph.html",
+        {"masterplan": masterplan, "graph": atom_graph(masterplan)},
+    )  # fmt: skip
 
 
 @login_required

@@ -133,13 +133,17 @@ def start_masterplan(masterplan_id: PlanId) -> ControlResult:
 def resume_masterplan(masterplan_id: PlanId) -> ControlResult:
     """Continue a paused plan, or one whose worker died: lapsed atoms run again, checks
     that could not decide are asked again."""
+    return _resume(masterplan_id, "resume")
+
+
+def _resume(masterplan_id: PlanId, verb: str) -> ControlResult:
     require_queue()
     refuse_when_saturated()
     release_stale_atoms(masterplan_id)
     with transaction.atomic():
         masterplan = _locked(masterplan_id)
         previous = masterplan.status
-        _transition(masterplan, "resume")
+        _transition(masterplan, verb)
     return _go_on(masterplan_id, previous)
 
 
@@ -217,15 +221,10 @@ def _pause_if_running(masterplan_id: PlanId, verb: str, reason: str) -> MasterPl
 def resume_after_probe(masterplan_id: PlanId) -> ControlResult | None:
     """The provider answers again: a plan paused for it goes on; None if it is no longer
     paused for it (resumed or cancelled by hand meanwhile)."""
-    require_queue()
-    refuse_when_saturated()
-    release_stale_atoms(masterplan_id)
-    with transaction.atomic():
-        masterplan = _locked(masterplan_id)
-        if masterplan.status != S.PAUSED_PROVIDER:
-            return None
-        _transition(masterplan, "resume_after_probe")
-    return _go_on(masterplan_id, S.PAUSED_PROVIDER)
+    try:
+        return _resume(masterplan_id, "resume_after_probe")
+    except TransitionRefused:
+        return None
 
 
 def wave_done(wave_id: PlanId) -> None:
