@@ -23,6 +23,7 @@ from budget.ledger import correct_estimate, record_cost
 from budget.models import BudgetAlert, CostEntry
 from budget.overrides import issue_code, two_person_rule
 from budget.pricing import cost_of, worst_case_cost
+from execution import events
 from execution.llm.types import Call, CallRefused, LLMRequest, LLMResponse, Next
 from execution.models import MasterPlan
 from execution.runtime import lifecycle
@@ -48,12 +49,19 @@ def budget_guard(call: Call, next_stage: Next) -> LLMResponse:
     counters = BudgetCounters()
     worst = worst_case_cost(request.model, input_bound(request), request.max_tokens)
     holder = Holder.of(request, worst).to_json()
+    waiting = time.perf_counter()
     reservation = _reserve(counters, request.masterplan_id, worst, holder, call)
+    waited_ms = (time.perf_counter() - waiting) * 1000
     if isinstance(reservation, Refusal):
+        events.emit(
+            "budget_refused", worst_usd=str(worst), spent_usd=str(reservation.spent_usd),
+            hard_cap_usd=str(reservation.hard_cap_usd), duration_ms=waited_ms,
+        )  # fmt: skip
         call.run_db(pause_for_budget, request.masterplan_id, worst, reservation)
         raise BudgetExceeded(
             f"the call could cost up to ${worst} and does not fit under the hard cap"
         )
+    events.emit("budget_reserved", worst_usd=str(worst), duration_ms=waited_ms)
     try:
         response = next_stage(call)
     except Exception:
@@ -64,6 +72,7 @@ def budget_guard(call: Call, next_stage: Next) -> LLMResponse:
             # Estimated meanwhile (the lease lapsed): the call cost nothing after all.
             nothing = LLMResponse(text="", model=request.model)
             call.run_db(settle_late, request.masterplan_id, reservation, nothing, Decimal(0))
+        events.emit("budget_settled", charged_usd="0", worst_usd=str(worst), billed=False)
         raise
     cost = cost_of(request.model, response.usage)
     settled = counters.settle(request.masterplan_id, reservation, cost)
@@ -72,7 +81,9 @@ def budget_guard(call: Call, next_stage: Next) -> LLMResponse:
         # Settled already, at an estimate: this worker was thought dead (its lease lapsed)
         # but was only slow. The provider billed this answer: the estimate takes its figures.
         call.run_db(settle_late, request.masterplan_id, reservation, response, cost)
+        events.emit("budget_settled", charged_usd=str(cost), worst_usd=str(worst), late=True)
         return response
+    events.emit("budget_settled", charged_usd=str(settled.charged_usd), worst_usd=str(worst))
     call.run_db(record_cost, request, response, settled.charged_usd, worst, reservation)
     if settled.spent_usd >= settled.soft_cap_usd:
         call.run_db(alert_soft_cap, request.masterplan_id, settled.spent_usd)

@@ -28,6 +28,7 @@ from redis.client import Pipeline
 from redis.exceptions import RedisError
 
 from budget.ledger import record_cache_hit
+from execution import events
 from execution.llm.gateway import get_provider
 from execution.llm.types import Call, LLMRequest, LLMResponse, Next, Usage
 
@@ -92,6 +93,7 @@ def cache_stage(call: Call, next_stage: Next) -> LLMResponse:
         hit = lookup(key)
         if hit is not None:
             saved = hit.cost_usd or Decimal(0)
+            events.emit("cache_hit", cache="llm_response", key=key, saved_usd=str(saved))
             _count(request, "hits", saved=saved)
             if request.masterplan_id is not None:
                 call.run_db(record_cache_hit, request, saved)
@@ -99,6 +101,7 @@ def cache_stage(call: Call, next_stage: Next) -> LLMResponse:
                 text=hit.text, model=hit.model, usage=hit.usage, stop_reason=hit.stop_reason,
                 cost_usd=Decimal(0), cache_hit=True,
             )  # fmt: skip
+    events.emit("cache_miss", cache="llm_response", key=key, bypass=request.cache == "no-cache")
     response = next_stage(call)
     store(key, response, request)
     return response

@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "budget",
     "caching",
     "precision",
+    "tracing",
 ]
 
 MIDDLEWARE = [
@@ -402,6 +403,14 @@ MGE_PRECISION_AFTER_WAVES = env_bool("MGE_PRECISION_AFTER_WAVES", True)
 # After each wave, read what the generated code imports: undeclared edges between atoms
 # are added, an import against the wave order fails the check (the plan's end decides).
 MGE_DEPENDENCIES_AFTER_WAVES = env_bool("MGE_DEPENDENCIES_AFTER_WAVES", True)
+# A trace per atom execution (the tracing app). Its events are kept in memory and written
+# in bulk every MGE_TRACE_FLUSH_EVENTS events and at its end; the prompt and the answer
+# it keeps are cut at MGE_TRACE_TEXT_MAX_CHARS; the scheduler prunes traces older than
+# MGE_TRACE_RETENTION_DAYS once an hour.
+MGE_TRACING = env_bool("MGE_TRACING", True)
+MGE_TRACE_FLUSH_EVENTS = env_int("MGE_TRACE_FLUSH_EVENTS", 200, minimum=1)
+MGE_TRACE_TEXT_MAX_CHARS = env_int("MGE_TRACE_TEXT_MAX_CHARS", 20000, minimum=100)
+MGE_TRACE_RETENTION_DAYS = env_int("MGE_TRACE_RETENTION_DAYS", 30, minimum=1)
 MGE_PRECISION_BUILD_TIMEOUT_SECONDS = env_int(
     "MGE_PRECISION_BUILD_TIMEOUT_SECONDS", 300, minimum=10
 )

@@ -66,6 +66,7 @@ class AnthropicProvider:
             ),
             latency_seconds=time.perf_counter() - started,
             stop_reason=message.stop_reason or "",
+            request_id=message._request_id or "",
         )
 
     def count_tokens(self, request: LLMRequest) -> int:
@@ -102,6 +103,7 @@ def _llm_error(error: anthropic.APIError) -> LLMError:
             + (f" ({hint})" if hint else ""),
             status_code=error.status_code,
             retry_after_seconds=_retry_after(error.response.headers),
+            request_id=error.request_id or "",
         )
     if isinstance(error, anthropic.APITimeoutError):
         return LLMError("the provider did not answer in time")

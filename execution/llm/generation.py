@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 
+from execution import events
 from execution.llm import gateway
 from execution.llm.prompts import NoCodeBlock, extract_code
 from execution.llm.types import LLMError, LLMRequest, run_here
@@ -96,6 +97,10 @@ def generate_code(
             pause = _backoff(error, outcome.provider_retries + 1, retry_deadline)
             if pause is not None:
                 outcome.provider_retries += 1
+                events.emit(
+                    "provider_retry", error=str(error), status_code=error.status_code,
+                    pause_ms=round(pause * 1000, 1), retry=outcome.provider_retries,
+                )  # fmt: skip
                 if on_provider_retry:
                     on_provider_retry(outcome.provider_retries)
                 time.sleep(pause)
@@ -113,12 +118,20 @@ def generate_code(
         outcome.input_tokens += response.usage.input_tokens
         outcome.output_tokens += response.usage.output_tokens
         outcome.cost_usd += response.cost_usd or 0
+        reason = "validation"
+        checking = time.perf_counter()
         try:
             code = extract_code(response.text, language)
         except NoCodeBlock as error:
             problem: str | None = str(error)
+            reason = "unparsable answer"
         else:
             problem = validate(code)
+            events.emit(
+                "validation", level=1, passed=problem is None,
+                findings=[problem] if problem else [], attempt=outcome.attempts,
+                duration_ms=(time.perf_counter() - checking) * 1000,
+            )  # fmt: skip
             if problem is None:
                 outcome.code = code
                 outcome.placeholder = response.placeholder
@@ -128,6 +141,7 @@ def generate_code(
         if outcome.attempts >= max_attempts:
             return outcome
         outcome.attempts += 1
+        events.emit("retry", reason=reason, error=problem or "", attempt=outcome.attempts)
         if before_retry:
             before_retry(outcome.attempts)
 

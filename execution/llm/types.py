@@ -47,6 +47,8 @@ class LLMResponse:
     cost_usd: Decimal | None = None
     """What the call cost, when a stage priced it (the budget does; a cache hit is $0)."""
     cache_hit: bool = False
+    request_id: str = ""
+    """The provider's id of the request (its `request-id` header), for its support."""
     placeholder: bool = False
     """Not an answer: the offline provider's stand-in code for a file it has no response
     for. Marked on the atom ("offline placeholder"), never cached."""
@@ -64,10 +66,12 @@ class LLMError(Exception):
         *,
         status_code: int | None = None,
         retry_after_seconds: float | None = None,
+        request_id: str = "",
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.retry_after_seconds = retry_after_seconds
+        self.request_id = request_id
 
     @property
     def transient(self) -> bool:

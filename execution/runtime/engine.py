@@ -28,6 +28,7 @@ from django.db.models import F, TextField, Value
 from django.db.models.functions import Coalesce, Concat, NullIf
 from django.utils import timezone
 
+from execution import events
 from execution.llm.generation import Generated, generate_code, passes_l1
 from execution.llm.prompts import ATOM_PROMPT_VERSION, SYSTEM_PROMPTS, ContextFile, atom_prompt
 from execution.llm.types import CallRefused, LLMRequest
@@ -93,7 +94,7 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
     atoms = Atom.objects.defer("generated_code", "last_error").in_bulk(atom_ids)
     for atom in atoms.values():
         atom.masterplan = wave.masterplan
-    contexts = _context_files(atom_ids)
+    contexts, declared = _context_files(atom_ids)
     connection.close()
     # Threads for up to twice the shared limit of now (split over the shards), so the job
     # can follow the limit as it grows, without hundreds of threads queueing for slots
@@ -118,15 +119,20 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
             leases.add(atom_id)
 
         def admitted_run(index: int, atom_id: uuid.UUID) -> str:
-            ramp_up.wait_turn(index)
-            try:
-                with slot_held():
-                    return run_atom(
-                        atoms[atom_id], contexts.get(atom_id, []), db, leases,
-                        atom_id in claimed_together,
-                    )  # fmt: skip
-            finally:
-                ramp_up.done()
+            atom = atoms[atom_id]
+            with events.observed(_scope(atom), db.run):
+                events.emit("queued", shard=shard, position=index)
+                waiting = time.perf_counter()
+                ramp_up.wait_turn(index)
+                events.emit("ramp_up_turn", duration_ms=(time.perf_counter() - waiting) * 1000)
+                try:
+                    with slot_held():
+                        return run_atom(
+                            atom, contexts.get(atom_id, []), db, leases,
+                            atom_id in claimed_together, declared.get(atom_id, 0),
+                        )  # fmt: skip
+                finally:
+                    ramp_up.done()
 
         for outcome in pool.map(admitted_run, range(len(atom_ids)), atom_ids):
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
@@ -143,39 +149,70 @@ def run_atom(
     db: DatabaseLane,
     leases: LeaseKeeper,
     claimed: bool = False,
+    dependencies: int = 0,
 ) -> str:
-    """Claim the atom, write it with the LLM (retrying with feedback), record the outcome."""
+    """Claim the atom, write it with the LLM (retrying with feedback), record the outcome.
+
+    `dependencies`: how many atoms it depends on (its context should hold each one's code)."""
     if not claimed and not db.run(claim_atoms, [atom.pk]):
+        events.finish("skipped")
         return "skipped"
     atom.attempts += 1  # the claim counted the first attempt
     leases.add(atom.pk)
+    events.emit("started", attempt=atom.attempts, claimed_with_others=claimed)
+    events.emit(
+        "context_built",
+        score=round(len(context) / dependencies, 4) if dependencies else 1.0,
+        files=[file.file_path for file in context],
+        dependencies=dependencies,
+    )
     try:
         return _write_atom(atom, context, db)
     except Exception as error:
         # One atom's surprise must not take its wave job (and the other atoms) down.
         logger.exception("atom %s failed unexpectedly", atom.pk)
+        message = f"internal error: {type(error).__name__}: {error}"
+        events.finish("failed", error=message)
         return db.run(
-            _finish_atom, atom, Atom.Status.FAILED, None, time.perf_counter(), 0, 0, "",
-            f"internal error: {type(error).__name__}: {error}",
+            _finish_atom, atom, Atom.Status.FAILED, None, time.perf_counter(), 0, 0, "", message,
         )  # fmt: skip
     finally:
         leases.discard(atom.pk)
 
 
-def _context_files(atom_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[ContextFile]]:
-    """The code of each atom's completed dependencies, which its prompt shows."""
+def _scope(atom: Atom) -> events.Scope:
+    return events.Scope(
+        kind="atom",
+        masterplan_id=str(atom.masterplan_id),
+        atom_id=str(atom.pk),
+        wave_id=str(atom.wave_id),
+        attributes={
+            "name": atom.name, "file_path": atom.file_path, "language": atom.language,
+            "complexity": atom.complexity, "model": atom.model_name,
+        },
+    )  # fmt: skip
+
+
+def _context_files(
+    atom_ids: list[uuid.UUID],
+) -> tuple[dict[uuid.UUID, list[ContextFile]], dict[uuid.UUID, int]]:
+    """The code of each atom's completed dependencies, which its prompt shows, and how
+    many dependencies each has (completed or not: the context's completeness)."""
     edges = (
-        AtomDependency.objects.filter(atom_id__in=atom_ids, depends_on__status="completed")
+        AtomDependency.objects.filter(atom_id__in=atom_ids)
         .select_related("depends_on")
         .order_by("depends_on__source_line")
     )
     contexts: dict[uuid.UUID, list[ContextFile]] = {}
+    declared: dict[uuid.UUID, int] = {}
     for edge in edges:
+        declared[edge.atom_id] = declared.get(edge.atom_id, 0) + 1
         dependency = edge.depends_on
-        contexts.setdefault(edge.atom_id, []).append(
-            ContextFile(dependency.file_path, dependency.language, dependency.generated_code)
-        )
-    return contexts
+        if dependency.status == Atom.Status.COMPLETED:
+            contexts.setdefault(edge.atom_id, []).append(
+                ContextFile(dependency.file_path, dependency.language, dependency.generated_code)
+            )
+    return contexts, declared
 
 
 def _count_attempt(atom_id: uuid.UUID, attempts: int) -> None:
@@ -219,11 +256,13 @@ def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str
     )
     if isinstance(outcome.stopped_by, CallRefused):
         # The guard paused the plan (the budget): the atom waits for the resume.
+        events.finish("released", error=str(outcome.stopped_by))
         return db.run(_release_atom, atom.pk, outcome.cost_usd)
     if outcome.stopped_by is not None and outcome.stopped_by.transient:
         # The provider stayed down past the atom's retry budget. Failing would block its
         # dependants, and the next atoms would fail the same way: the plan waits for the
         # provider instead (a probe resumes it).
+        events.finish("waiting", error=outcome.errors[-1])
         return db.run(_wait_for_provider, atom, outcome)
     error = outcome.errors[-1] if outcome.errors else "no attempts left"
     status, code, placeholder = Atom.Status.FAILED, "", False
@@ -235,6 +274,11 @@ def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str
         else:
             status, code, error = Atom.Status.COMPLETED, outcome.code, ""
             placeholder = outcome.placeholder
+            events.emit("file_written", path=atom.file_path, bytes=len(code.encode()))
+    if status == Atom.Status.COMPLETED:
+        events.finish("requires_review" if placeholder else "completed")
+    else:
+        events.finish("failed", error=error)
     return db.run(
         _finish_atom, atom, status, outcome.attempts, started, outcome.input_tokens,
         outcome.output_tokens, code, error, outcome.cost_usd, placeholder,

@@ -35,15 +35,14 @@ def plugged(monkeypatch):
     gateway._built = None
 
 
-def test_the_chain_runs_cache_then_budget_then_the_slot_then_the_provider(plugged):
-    # The caching and budget apps plug theirs in; tracing's place is still empty.
-    assert [place for place, _ in gateway.stages()] == [
-        "cache", "budget", "concurrency", "provider"
-    ]  # fmt: skip
-    plugged("trace", lambda call, next_stage: next_stage(call))
+def test_the_chain_runs_trace_cache_budget_then_the_slot_then_the_provider(plugged):
+    # The tracing, caching and budget apps plug theirs in.
     assert [place for place, _ in gateway.stages()] == [
         "trace", "cache", "budget", "concurrency", "provider"
     ]  # fmt: skip
+    replacement = lambda call, next_stage: next_stage(call)  # noqa: E731
+    plugged("trace", replacement)
+    assert dict(gateway.stages())["trace"] is replacement
     with pytest.raises(ValueError, match="no place 'retry' in the gateway"):
         gateway.plug("retry", lambda call, next_stage: next_stage(call))
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from execution import events
 from execution.llm.types import Call, LLMResponse, Next
 from execution.runtime.concurrency.limiter import ConcurrencyLimiter
 
@@ -39,7 +40,9 @@ def slot_held() -> Iterator[None]:
     that waits before the slot (the budget) or answers without the provider (a cache hit)
     gives the admission back (`give_back_admission`)."""
     limiter = ConcurrencyLimiter()
+    waiting = time.perf_counter()
     _held.slot, _held.taken_ahead = limiter.acquire(), True
+    events.emit("slot_acquired", admission=True, duration_ms=(time.perf_counter() - waiting) * 1000)
     try:
         yield
     finally:
@@ -61,7 +64,9 @@ def slot_stage(call: Call, next_stage: Next) -> LLMResponse:
     if _held.taken_ahead and _held.slot:
         _held.taken_ahead = False
     else:
+        waiting = time.perf_counter()
         _held.slot = limiter.acquire()
+        events.emit("slot_acquired", duration_ms=(time.perf_counter() - waiting) * 1000)
     _held.guarded, _held.answered_ms = True, None
     started = time.perf_counter()
     succeeded = False
