@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 
 from acceptance.models import AcceptanceTest, Requirement
+from execution import events
 from execution.llm.generation import generate_code, parses
 from execution.llm.types import CallRefused, LLMRequest
 from execution.llm.validation import parse_python
@@ -193,11 +194,36 @@ def generate_test(
             cache="no-cache" if fresh else "use",
         )
 
+    scope = events.Scope(
+        kind="requirement", masterplan_id=str(masterplan.pk), requirement_id=str(requirement.pk),
+        attributes={"name": f"R{requirement.position + 1}", "file_path": file_path},
+    )  # fmt: skip
+    with events.observed(scope):
+        events.emit("started", framework=framework)
+        generated = _generate(request_for, requirement, framework, file_path, files, language)
+        if generated.generated_by == "template":
+            events.finish("requires_review", error="written from the template")
+        elif generated.status == "valid":
+            events.finish("completed")
+        else:
+            events.finish("failed", error=generated.invalid_reason)
+        return generated
+
+
+def _generate(
+    request_for: Callable[[Sequence[str]], LLMRequest],
+    requirement: Requirement,
+    framework: str,
+    file_path: str,
+    files: Sequence[SourceFile],
+    language: str,
+) -> GeneratedTest:
     outcome = generate_code(
         request_for, language=language, validate=parses(language, file_path),
         max_attempts=MAX_ATTEMPTS,
     )  # fmt: skip
     if isinstance(outcome.stopped_by, CallRefused):
+        events.finish("released", error=str(outcome.stopped_by))
         raise outcome.stopped_by
     if outcome.stopped_by is not None:
         logger.warning("acceptance test of R%d from a template: %s", requirement.position + 1,

@@ -6,6 +6,11 @@ worker processes, PostgreSQL and Redis. The lower bound is what a perfect schedu
 Σ over waves of ceil(atoms / limit) × latency. Also the CPU the worker processes spend
 per atom (user + system, from start to end). Prints one figure per line.
 
+Tracing's overhead in the same run: the plan runs six times, tracing on, off, off, on,
+on, off (pairs in alternating order, so a drift of the machine weighs on both alike);
+the engine's figures are the means of the runs with tracing on (the default),
+`tracing_overhead_ratio` their makespan ÷ the runs' with it off.
+
     python benchmarks/engine.py            (make bench runs it)
 """
 
@@ -15,9 +20,11 @@ import math
 import signal
 import subprocess
 import sys
+from statistics import mean
 
 from _services import (
     BASE_DIR,
+    RunFigures,
     environment_for,
     free_loopback_port,
     fresh_database,
@@ -53,8 +60,6 @@ def main() -> None:
     from execution.models import MasterPlan
     from mge_site.redis_connection import get_redis
 
-    get_redis().flushdb()
-    masterplan = import_masterplan(layered_masterplan("engine-benchmark", WAVES, ATOMS_PER_WAVE))
     latency_ms = str(int(LATENCY_S * 1000))
     stub = subprocess.Popen(
         [sys.executable, "manage.py", "mge", "llm-stub", "--port", str(stub_port),
@@ -63,19 +68,34 @@ def main() -> None:
         env=environment,
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
+    runs: dict[bool, list[RunFigures]] = {True: [], False: []}
     try:
-        figures = run_on_workers(masterplan, environment, workers=WORKERS)
+        for number, tracing in enumerate((True, False, False, True, True, False), 1):
+            # A fresh Redis each time: the second run's prompts would be answered from the
+            # response cache, and the limiter starts where the first left it.
+            get_redis().flushdb()
+            masterplan = import_masterplan(
+                layered_masterplan(f"engine-benchmark-{number}", WAVES, ATOMS_PER_WAVE)
+            )
+            run_environment = {**environment, "MGE_TRACING": str(tracing).lower()}
+            runs[tracing].append(run_on_workers(masterplan, run_environment, workers=WORKERS))
+            if masterplan.status != MasterPlan.Status.COMPLETED:
+                raise SystemExit(
+                    f"benchmark plan ended {masterplan.status}: {masterplan.status_reason}"
+                )
     finally:
         stub.send_signal(signal.SIGTERM)
         stub.wait(timeout=30)
-    if masterplan.status != MasterPlan.Status.COMPLETED:
-        raise SystemExit(f"benchmark plan ended {masterplan.status}: {masterplan.status_reason}")
     lower_bound = WAVES * math.ceil(ATOMS_PER_WAVE / LIMIT) * LATENCY_S
     atoms = WAVES * ATOMS_PER_WAVE
-    print(f"engine_makespan_s: {figures.makespan_s:.2f}")
+    makespan = {tracing: mean(run.makespan_s for run in runs[tracing]) for tracing in runs}
+    cpu = {tracing: mean(run.worker_cpu_s for run in runs[tracing]) for tracing in runs}
+    print(f"engine_makespan_s: {makespan[True]:.2f}")
     print(f"engine_lower_bound_s: {lower_bound:.2f}")
-    print(f"engine_makespan_ratio: {figures.makespan_s / lower_bound:.3f}")
-    print(f"control_plane_cpu_ms_per_atom: {figures.worker_cpu_s * 1000 / atoms:.2f}")
+    print(f"engine_makespan_ratio: {makespan[True] / lower_bound:.3f}")
+    print(f"control_plane_cpu_ms_per_atom: {cpu[True] * 1000 / atoms:.2f}")
+    print(f"tracing_overhead_ratio: {makespan[True] / makespan[False]:.3f}")
+    print(f"tracing_cpu_overhead_ratio: {cpu[True] / cpu[False]:.3f}")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,6 @@ from the provider's usage report (budget.reconcile)."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import re
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -14,7 +12,7 @@ from django.utils import timezone
 
 from budget.reconcile import ReconcileUnavailable, reconcile
 from budget.tasks import rebuild_counters
-from execution.cli.commands import EXIT_BAD_INPUT
+from execution.cli.commands import EXIT_BAD_INPUT, parse_age
 from execution.models import MasterPlan
 
 
@@ -32,18 +30,10 @@ def register(subcommands: argparse._SubParsersAction[CommandParser]) -> None:
         "usage report; needs ANTHROPIC_ADMIN_API_KEY and MGE_USAGE_REPORT_API_KEY_ID",
     )
     correct.add_argument(
-        "--since", default="7d", type=_age, help="calls sent this long ago or later: 7d, 36h"
+        "--since", default="7d", type=parse_age, help="calls sent this long ago or later: 7d, 36h"
     )
     correct.add_argument("--dry-run", action="store_true", help="show, change nothing")
     correct.set_defaults(handler=reconcile_command)
-
-
-def _age(text: str) -> dt.timedelta:
-    match = re.fullmatch(r"(\d+)([dh])", text.strip())
-    if match is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an age like 7d or 36h")
-    number, unit = int(match[1]), match[2]
-    return dt.timedelta(days=number) if unit == "d" else dt.timedelta(hours=number)
 
 
 def rebuild_command(command: BaseCommand, options: dict[str, Any]) -> None:

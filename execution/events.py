@@ -65,6 +65,20 @@ def listen(listener: Listener) -> None:
         _listeners.append(listener)
 
 
+def flush() -> None:
+    """Ask each listener that buffers (a `flush()` method) to send what it holds: called
+    at the end of each wave job, before RQ's work horse leaves with os._exit() (which
+    skips exit handlers)."""
+    for listener in _listeners:
+        send = getattr(listener, "flush", None)
+        if send is None:
+            continue
+        try:
+            send()
+        except Exception:
+            _failed("flush")
+
+
 def on_listener_failure(count: Callable[[], None]) -> None:
     """Called whenever a listener raises (the tracing app counts them)."""
     _failures.append(count)

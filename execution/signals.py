@@ -17,3 +17,10 @@ caps_changed = Signal()
 # while those atoms are still locked and running — before anyone can claim them again:
 # their worker died. The budget settles the calls they had in flight, at an estimate.
 atoms_abandoned = Signal()
+
+# Sent by the lifecycle once the closing of a wave (completed or failed) has committed, with
+# `wave_id`; and once a masterplan's final status (completed, failed, gate_failed,
+# cancelled) has, with `masterplan_id` and `status`. Sent robustly: a receiver that raises
+# is logged, the lifecycle goes on. OpenTelemetry exports the wave's and the plan's spans.
+wave_finished = Signal()
+masterplan_finished = Signal()

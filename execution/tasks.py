@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from execution import events
 from execution.runtime import checks, engine, lifecycle, provider_probe
 from execution.runtime.waves import release_stale_atoms as release_lapsed_leases
 
 
 def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
-    return engine.run_wave(wave_id, shard, shards)
+    try:
+        return engine.run_wave(wave_id, shard, shards)
+    finally:
+        events.flush()
 
 
 def run_check(wave_check_id: str) -> str:

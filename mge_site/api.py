@@ -119,6 +119,7 @@ urlpatterns = [
         ValidationView.as_view(),
         name="validation-masterplan",
     ),
+    path("", include("tracing.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: no inline script for the CSP.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),

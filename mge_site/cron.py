@@ -13,6 +13,7 @@ from budget.tasks import settle_expired_reservations
 from execution.runtime.concurrency import adjust_limit, sample_concurrency
 from execution.runtime.maintenance import remove_orphan_workspaces
 from execution.tasks import probe_provider, release_stale_atoms, requeue_lost_checks
+from tracing.tasks import prune_old_traces
 
 cron.register(release_stale_atoms, queue_name="default", interval=30)
 cron.register(probe_provider, queue_name="default", interval=settings.MGE_LLM_PROBE_SECONDS)
@@ -23,3 +24,4 @@ cron.register(
 cron.register(settle_expired_reservations, queue_name="default", interval=30)
 cron.register(requeue_lost_checks, queue_name="default", interval=60)
 cron.register(remove_orphan_workspaces, queue_name="default", interval=3600)
+cron.register(prune_old_traces, queue_name="default", interval=3600)

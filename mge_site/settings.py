@@ -434,6 +434,7 @@ MGE_CLI_MODULES = [
     "execution.cli.deps",
     "budget.cli",
     "precision.cli",
+    "tracing.cli",
 ]
 MGE_WORKSPACE_ROOT = Path(env_str("MGE_WORKSPACE_ROOT", str(VAR_DIR / "workspaces"))).resolve()
 MGE_BUDGET_HARD_CAP_USD = env_decimal("MGE_BUDGET_HARD_CAP_USD", Decimal("200"), minimum=Decimal(0))

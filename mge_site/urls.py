@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("execution.pages.urls")),
     path("", include("budget.urls")),
     path("", include("acceptance.urls")),
+    path("", include("tracing.pages.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -12,6 +12,8 @@ class TracingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        import os
+
         from execution import events
         from execution.llm import gateway
         from execution.signals import atoms_abandoned
@@ -25,6 +27,12 @@ class TracingConfig(AppConfig):
         gateway.plug("trace", trace_stage)
         atoms_abandoned.connect(_abandon, dispatch_uid="tracing.abandon")
         register_once(TracingCollector)
+        if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        ):
+            from tracing.otel import OpenTelemetryTraces
+
+            OpenTelemetryTraces.from_environment().install()
 
 
 class DatabaseTraces:
@@ -34,6 +42,11 @@ class DatabaseTraces:
         from tracing.service import start_trace
 
         return start_trace(scope, run_db)
+
+    def flush(self) -> None:
+        from tracing.service import flush
+
+        flush()
 
 
 def _abandon(sender: object, atom_ids: list[str], **kwargs: object) -> None:

@@ -1,17 +1,19 @@
 """The only writer of traces: `start_trace`, `log_event`, `finish_trace`.
 
 A trace's events are kept in memory and written in bulk, through the caller's database
-lane (`run_db`): when the work really starts (the `started` event: the atom is claimed, so
-a worker killed after it leaves its trace behind), every MGE_TRACE_FLUSH_EVENTS events,
-and at the end with the trace's totals — a few statements per execution, not one per
-event. A trace that cannot be written is logged and counted (`v2_tracing_errors_total`);
-the work it describes goes on (execution.events drops a recorder's failure).
+lane (`run_db`): at the end, with the trace's totals, in one transaction of two
+statements (and every MGE_TRACE_FLUSH_EVENTS events, for a long one). Nothing is written
+while the atom runs: a worker killed meanwhile writes nothing, and the lease sweep gives
+its atom the trace of that execution (`abandon`). A trace that cannot be written is
+logged and counted (`v2_tracing_errors_total`); the work it describes goes on
+(execution.events drops a recorder's failure).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -23,8 +25,11 @@ from django.db import transaction
 from django.db.models import Max
 
 from execution.events import Scope
+from execution.models import Atom
 from mge_site.redis_connection import get_redis
+from tracing import sql
 from tracing.models import AtomExecutionTrace, TraceEvent
+from tracing.sql import PendingEvent, TraceRow
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +49,10 @@ TERMINAL = {
 _RETRIES = frozenset({"retry", "provider_retry"})
 
 
-def count_error() -> None:
-    """One more trace that could not be written (read by the metrics collector)."""
+def count_error(traces: int = 1) -> None:
+    """Traces that could not be written (read by the metrics collector)."""
     try:
-        get_redis().incr(ERRORS_KEY)
+        get_redis().incrby(ERRORS_KEY, traces)
     except Exception:
         logger.exception("could not count a tracing error")
 
@@ -62,7 +67,8 @@ class TraceRecorder:
     def __init__(self, scope: Scope, run_db: Callable[..., Any]) -> None:
         self.scope = scope
         self.run_db = run_db
-        self.trace = AtomExecutionTrace(
+        self.trace = TraceRow(
+            id=uuid.uuid4(),
             masterplan_id=scope.masterplan_id,
             scope=scope.kind,
             atom_id=scope.atom_id,
@@ -71,8 +77,9 @@ class TraceRecorder:
             started_at=dt.datetime.now(dt.UTC),
         )
         self._started = time.perf_counter()
+        self._flush_every = settings.MGE_TRACE_FLUSH_EVENTS  # read once: settings are slow
         self._seq = 0
-        self._pending: list[TraceEvent] = []
+        self._pending: list[PendingEvent] = []
         self._written = False
         self._charged = Decimal(0)
         self._priced = Decimal(0)
@@ -87,7 +94,7 @@ class TraceRecorder:
 
     # --- what the events add up to -------------------------------------------------------
 
-    def _take(self, kind: str, data: dict[str, Any], at: dt.datetime) -> None:
+    def _take(self, kind: str, data: dict[str, Any], offset_ms: float) -> None:
         trace = self.trace
         if kind == "llm_call":
             trace.llm_calls += 1
@@ -107,7 +114,7 @@ class TraceRecorder:
             trace.total_retries += 1
         elif kind == "context_built":
             trace.context_completeness_score = data.get("score")
-            trace.context_injected_at = at
+            trace.context_injected_at = trace.started_at + dt.timedelta(milliseconds=offset_ms)
 
 
 def start_trace(scope: Scope, run_db: Callable[..., Any]) -> TraceRecorder | None:
@@ -120,24 +127,17 @@ def start_trace(scope: Scope, run_db: Callable[..., Any]) -> TraceRecorder | Non
 
 def log_event(recorder: TraceRecorder, kind: str, data: dict[str, Any]) -> None:
     """Add an event (`duration_ms` in `data` is kept as the event's duration)."""
-    now = time.perf_counter()
-    at = dt.datetime.now(dt.UTC)
+    offset_ms = round((time.perf_counter() - recorder._started) * 1000, 3)
     data = dict(data)
     duration = data.pop("duration_ms", None)
     recorder._seq += 1
     recorder._pending.append(
-        TraceEvent(
-            trace=recorder.trace,
-            seq=recorder._seq,
-            kind=kind,
-            at=at,
-            offset_ms=round((now - recorder._started) * 1000, 3),
-            duration_ms=None if duration is None else round(float(duration), 3),
-            data=data,
+        PendingEvent(
+            recorder._seq, kind, offset_ms, None if duration is None else round(duration, 3), data
         )
     )
-    recorder._take(kind, data, at)
-    if kind == "started" or len(recorder._pending) >= settings.MGE_TRACE_FLUSH_EVENTS:
+    recorder._take(kind, data, offset_ms)
+    if len(recorder._pending) >= recorder._flush_every:
         _flush(recorder)
 
 
@@ -149,8 +149,8 @@ def finish_trace(recorder: TraceRecorder, status: str, data: dict[str, Any]) -> 
     trace = recorder.trace
     trace.status = TERMINAL.get(status, AtomExecutionTrace.Status.FAILED)
     trace.error = str(data.get("error") or "")
-    trace.finished_at = dt.datetime.now(dt.UTC)
     trace.execution_time_seconds = round(time.perf_counter() - recorder._started, 6)
+    trace.finished_at = trace.started_at + dt.timedelta(seconds=trace.execution_time_seconds)
     # The ledger's figure when the budget settled the calls (it is what was charged),
     # else what the calls were priced at.
     trace.cost_usd = recorder._charged or recorder._priced
@@ -160,60 +160,125 @@ def finish_trace(recorder: TraceRecorder, status: str, data: dict[str, Any]) -> 
 
 def _flush(recorder: TraceRecorder, final: bool = False) -> None:
     events, recorder._pending = recorder._pending, []
+    lane = getattr(recorder.run_db, "__self__", None)
+    if final and not recorder._written and lane is not None:
+        _batches.add(lane, recorder.run_db, recorder.trace, events)
+        return
     # A failure propagates to execution.events, which logs it, counts it (count_error)
     # and lets the work go on; the events of this write are lost, the next write retries.
     recorder.run_db(_write, recorder.trace, not recorder._written, events, final)
     recorder._written = True
 
 
-def _write(trace: AtomExecutionTrace, create: bool, events: list[TraceEvent], final: bool) -> None:
+Ended = tuple[TraceRow, list[PendingEvent]]
+
+
+class _Batches:
+    """Ended executions of a database lane's atoms, written together: two statements for
+    up to BATCH_SIZE traces instead of two each (the handoff to the lane, the statements'
+    overhead and the commit were most of tracing's CPU per atom). A batch is written when
+    it is full, BATCH_SECONDS after its first trace, and when the wave job ends
+    (execution.events.flush, before the lane closes). A worker killed meanwhile loses
+    the traces of its last second."""
+
+    BATCH_SIZE = 50
+    BATCH_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[int, tuple[Callable[..., Any], list[Ended], float]] = {}
+
+    def add(
+        self, lane: object, run_db: Callable[..., Any], trace: TraceRow,
+        events: list[PendingEvent],
+    ) -> None:  # fmt: skip
+        now = time.monotonic()
+        with self._lock:
+            _, items, since = self._pending.setdefault(id(lane), (run_db, [], now))
+            items.append((trace, events))
+            full = len(items) >= self.BATCH_SIZE or now - since >= self.BATCH_SECONDS
+            if full:
+                del self._pending[id(lane)]
+        if full:
+            _write_batch(run_db, items)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for run_db, items, _ in pending.values():
+            _write_batch(run_db, items)
+
+
+_batches = _Batches()
+
+
+def flush() -> None:
+    """Write every lane's ended executions not written yet."""
+    _batches.flush()
+
+
+def _write_batch(run_db: Callable[..., Any], items: list[Ended]) -> None:
+    try:
+        run_db(_write_ended, items)
+    except Exception:
+        logger.exception("%d traces could not be written; their atoms went on", len(items))
+        count_error(len(items))
+
+
+def _write_ended(items: list[Ended]) -> None:
+    with transaction.atomic():
+        sql.insert_ended([trace for trace, _ in items])
+        sql.insert_events_of(items)
+
+
+def _write(trace: TraceRow, create: bool, events: list[PendingEvent], final: bool) -> None:
     with transaction.atomic():
         if create:
-            if trace.atom_id is not None:
-                # One execution of an atom at a time (its claim), so MAX + 1 does not race.
-                latest = AtomExecutionTrace.objects.filter(atom_id=trace.atom_id).aggregate(
-                    n=Max("execution")
-                )["n"]
-                trace.execution = (latest or 0) + 1
-            trace.save(force_insert=True)
+            sql.insert_trace(trace)
         elif final:
-            trace.save(force_update=True)
-        if events:
-            TraceEvent.objects.bulk_create(events)
+            sql.finish_trace(trace)
+        sql.insert_events(trace, events)
 
 
 def abandon(atom_ids: list[str]) -> int:
-    """The open traces of atoms whose worker died: ended `abandoned` (their events up to
-    the last write are kept). Called inside the lease sweep's transaction."""
+    """Atoms whose worker died: each gets a trace of that execution, ended `abandoned`
+    (what the dead worker had not written is lost with it), costing what the budget
+    charged for its calls in flight. Called inside the lease sweep's transaction, after
+    the budget has settled those calls (its receiver was connected first)."""
+    from budget.models import CostEntry
+
+    if not settings.MGE_TRACING:
+        return 0
     now = dt.datetime.now(dt.UTC)
-    open_traces = list(
-        AtomExecutionTrace.objects.filter(
-            atom_id__in=atom_ids, status=AtomExecutionTrace.Status.RUNNING
+    note = "its worker stopped: the atom's lease lapsed"
+    count = 0
+    for atom in Atom.objects.filter(pk__in=atom_ids):
+        started = atom.started_at or now
+        charged = CostEntry.objects.filter(
+            atom=atom, kind=CostEntry.Kind.ESTIMATED, created_at__gte=started
+        ).total()
+        trace = AtomExecutionTrace.objects.filter(
+            atom=atom, status=AtomExecutionTrace.Status.RUNNING
+        ).first() or AtomExecutionTrace(
+            masterplan_id=atom.masterplan_id, atom=atom, wave_id=atom.wave_id, started_at=started
         )
-    )
-    events = []
-    for trace in open_traces:
-        last = trace.events.order_by("-seq").values_list("seq", flat=True).first() or 0
-        events.append(
-            TraceEvent(
-                id=uuid.uuid4(),
-                trace=trace,
-                seq=last + 1,
-                kind="abandoned",
-                at=now,
-                offset_ms=round((now - trace.started_at).total_seconds() * 1000, 3),
-                data={"error": "its worker stopped: the atom's lease lapsed"},
-            )
-        )
+        created = trace._state.adding
         trace.status = AtomExecutionTrace.Status.ABANDONED
-        trace.error = "its worker stopped: the atom's lease lapsed"
-        trace.finished_at = now
+        trace.error = note
+        trace.cost_usd = charged
         trace.execution_time_seconds = (now - trace.started_at).total_seconds()
-    AtomExecutionTrace.objects.bulk_update(
-        open_traces, ["status", "error", "finished_at", "execution_time_seconds"]
-    )
-    TraceEvent.objects.bulk_create(events)
-    return len(open_traces)
+        trace.finished_at = now
+        if created:
+            sql.insert_trace(trace)
+        else:
+            sql.finish_trace(trace)
+        seq = trace.events.aggregate(last=Max("seq"))["last"] or 0
+        offset = round(trace.execution_time_seconds * 1000, 3)
+        sql.insert_events(
+            trace, [PendingEvent(seq + 1, "abandoned", offset, None, {"error": note})]
+        )
+        count += 1
+    return count
 
 
 def clip(text: str) -> str:
@@ -224,8 +289,31 @@ def clip(text: str) -> str:
     return text[:limit] + f"\n… [{len(text) - limit} more characters not kept]"
 
 
-def prune(older_than: dt.timedelta) -> int:
-    """Delete traces (and their events) that started before now − `older_than`."""
-    cutoff = dt.datetime.now(dt.UTC) - older_than
-    deleted, by_model = AtomExecutionTrace.objects.filter(started_at__lt=cutoff).delete()
-    return by_model.get(AtomExecutionTrace._meta.label, 0)
+def prunable(older_than: dt.timedelta) -> int:
+    return AtomExecutionTrace.objects.filter(started_at__lt=_cutoff(older_than)).count()
+
+
+def prune(older_than: dt.timedelta, batch: int = 1000) -> int:
+    """Delete traces (and their events) that started before now − `older_than`, a batch
+    per transaction: one statement over months of events would hold its locks for long."""
+    cutoff = _cutoff(older_than)
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                AtomExecutionTrace.objects.filter(started_at__lt=cutoff).values_list(
+                    "pk", flat=True
+                )[:batch]
+            )
+            if not ids:
+                return deleted
+            TraceEvent.objects.filter(trace_id__in=ids).delete()
+            deleted += (
+                AtomExecutionTrace.objects.filter(pk__in=ids)
+                .delete()[1]
+                .get(AtomExecutionTrace._meta.label, 0)
+            )
+
+
+def _cutoff(older_than: dt.timedelta) -> dt.datetime:
+    return dt.datetime.now(dt.UTC) - older_than

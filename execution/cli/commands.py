@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import re
 import secrets
 import uuid
 from pathlib import Path
@@ -20,6 +22,15 @@ from execution.models import MasterPlan
 
 EXIT_BAD_INPUT = 2
 DEMO_USERNAME = "demo"
+
+
+def parse_age(text: str) -> dt.timedelta:
+    """An argument like 7d or 36h (days or hours)."""
+    match = re.fullmatch(r"(\d+)([dh])", text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an age like 7d or 36h")
+    number, unit = int(match[1]), match[2]
+    return dt.timedelta(days=number) if unit == "d" else dt.timedelta(hours=number)
 
 
 def register(subcommands: argparse._SubParsersAction[CommandParser]) -> None:

@@ -134,8 +134,13 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
                 finally:
                     ramp_up.done()
 
-        for outcome in pool.map(admitted_run, range(len(atom_ids)), atom_ids):
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        try:
+            for outcome in pool.map(admitted_run, range(len(atom_ids)), atom_ids):
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        finally:
+            # What listeners hold for the lane (traces written together) goes through it
+            # before it closes.
+            events.flush()
     lifecycle.wave_done(wave_id)
     return outcomes
 

@@ -67,6 +67,13 @@ TABLE: dict[str, dict[str, set[str]]] = {
     "api:caching-stats": {"GET": VIEW},
     "api:dependency-graph": {"GET": VIEW},
     "api:precision-score": {"GET": VIEW},
+    "api:traceability-trace": {"GET": VIEW},
+    "api:traceability-masterplan": {"GET": VIEW},
+    "api:traceability-correlation": {"GET": VIEW},
+    "api:traceability-correlation-all": {"GET": VIEW},
+    "atom-trace": {"GET": VIEW},
+    "trace-dashboard": {"GET": VIEW},
+    "trace-dashboard-all": {"GET": VIEW},
     "api:precision-history": {"GET": VIEW},
     "api:validation-masterplan": {"GET": VIEW, "POST": RUN},
     "api:schema": {"GET": SIGNED_IN},
@@ -109,6 +116,8 @@ def routes() -> Iterator[tuple[str, str]]:
             "uuid:run_id",
             "uuid:request_id",
             "uuid:test_id",
+            "uuid:atom_id",
+            "str:atom_id",
         ):
             filled = filled.replace(f"<{converter}>", str(uuid.uuid4()))
         yield name, "/" + filled
