@@ -79,6 +79,8 @@ class TraceRecorder:
         self._started = time.perf_counter()
         self._flush_every = settings.MGE_TRACE_FLUSH_EVENTS  # read once: settings are slow
         self._seq = 0
+        self._began = False
+        """The work started (the `started` event): only then is there a trace to keep."""
         self._pending: list[PendingEvent] = []
         self._written = False
         self._charged = Decimal(0)
@@ -112,14 +114,16 @@ class TraceRecorder:
             self._charged += Decimal(data["charged_usd"])
         elif kind in _RETRIES:
             trace.total_retries += 1
+        elif kind == "started":
+            self._began = True
         elif kind == "context_built":
             trace.context_completeness_score = data.get("score")
             trace.context_injected_at = trace.started_at + dt.timedelta(milliseconds=offset_ms)
 
 
 def start_trace(scope: Scope, run_db: Callable[..., Any]) -> TraceRecorder | None:
-    """A recorder for one execution (None when tracing is off). Nothing is written until
-    its `started` event."""
+    """A recorder for one execution (None when tracing is off). Nothing is written before
+    it ends (or holds MGE_TRACE_FLUSH_EVENTS events)."""
     if not settings.MGE_TRACING:
         return None
     return TraceRecorder(scope, run_db)
@@ -143,8 +147,9 @@ def log_event(recorder: TraceRecorder, kind: str, data: dict[str, Any]) -> None:
 
 def finish_trace(recorder: TraceRecorder, status: str, data: dict[str, Any]) -> None:
     """Write the outcome, the totals and the events not written yet. An execution that
-    never started (its atom was claimed elsewhere) leaves no trace."""
-    if not recorder._written and status == "skipped":
+    never started (its atom was claimed elsewhere, or the wait for a slot failed) leaves
+    no trace: it was no execution of the atom."""
+    if not recorder._written and not recorder._began:
         return
     trace = recorder.trace
     trace.status = TERMINAL.get(status, AtomExecutionTrace.Status.FAILED)
@@ -177,9 +182,9 @@ class _Batches:
     """Ended executions of a database lane's atoms, written together: two statements for
     up to BATCH_SIZE traces instead of two each (the handoff to the lane, the statements'
     overhead and the commit were most of tracing's CPU per atom). A batch is written when
-    it is full, BATCH_SECONDS after its first trace, and when the wave job ends
-    (execution.events.flush, before the lane closes). A worker killed meanwhile loses
-    the traces of its last second."""
+    it is full, when a trace comes BATCH_SECONDS or more after its first, and when the
+    wave job ends (execution.events.flush, before the lane closes). A worker killed
+    meanwhile loses the batch it held (at most BATCH_SIZE − 1 traces)."""
 
     BATCH_SIZE = 50
     BATCH_SECONDS = 1.0

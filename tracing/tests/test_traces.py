@@ -239,7 +239,11 @@ def test_a_lanes_ended_executions_are_written_together(imported, monkeypatch):
     with DatabaseLane(1) as db:
         scope = events.Scope("atom", str(masterplan.pk), str(atoms[0].pk), str(atoms[0].wave_id))
         with events.observed(scope, db.run):
+            events.emit("started", attempt=2)
             events.finish("failed", error="again")
+        # One that never started (its atom claimed elsewhere, a failed wait) is no execution.
+        with events.observed(scope, db.run):
+            events.emit("queued", shard=0, position=0)
         events.flush()
     assert list(atoms[0].traces.order_by("execution").values_list("execution", "status")) == [
         (1, "completed"), (2, "failed")
