@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.db import transaction
 from django.dispatch import Signal
 
 # Sent inside the import transaction with `masterplan` and `document` (the parsed
@@ -18,9 +19,15 @@ caps_changed = Signal()
 # their worker died. The budget settles the calls they had in flight, at an estimate.
 atoms_abandoned = Signal()
 
-# Sent by the lifecycle once the closing of a wave (completed or failed) has committed, with
-# `wave_id`; and once a masterplan's final status (completed, failed, gate_failed,
+# Sent once the closing of a wave (completed or failed: execution.runtime.waves) has committed,
+# with `wave_id`; and once a masterplan's final status (completed, failed, gate_failed,
 # cancelled) has, with `masterplan_id` and `status`. Sent robustly: a receiver that raises
 # is logged, the lifecycle goes on. OpenTelemetry exports the wave's and the plan's spans.
 wave_finished = Signal()
 masterplan_finished = Signal()
+
+
+def send_on_commit(signal: Signal, sender: type, **data: object) -> None:
+    """Tell the signal's receivers once the change has committed; one that raises is
+    logged (send_robust) and never undoes or fails what sent it."""
+    transaction.on_commit(lambda: signal.send_robust(sender=sender, **data))

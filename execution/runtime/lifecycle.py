@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.dispatch import Signal
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -34,13 +33,12 @@ from execution.runtime.jobs import (
     require_queue,
 )
 from execution.runtime.waves import (
-    CLOSED,
     close_wave_if_done,
     last_closed_wave,
     open_wave,
     release_stale_atoms,
 )
-from execution.signals import masterplan_finished, wave_finished
+from execution.signals import masterplan_finished, send_on_commit
 
 PlanId = uuid.UUID | str
 S = MasterPlan.Status
@@ -112,7 +110,7 @@ def _transition(masterplan: MasterPlan, verb: str, reason: str = "") -> None:
         masterplan.started_at = now
     if status in ENDED:
         masterplan.finished_at = now
-        _send_on_commit(masterplan_finished, MasterPlan, masterplan_id=masterplan.pk, status=status)
+        send_on_commit(masterplan_finished, MasterPlan, masterplan_id=masterplan.pk, status=status)
     if verb == "pause_for_budget":
         masterplan.cost_paused_at = now
     elif verb == "resume_after_override":
@@ -121,12 +119,6 @@ def _transition(masterplan: MasterPlan, verb: str, reason: str = "") -> None:
         update_fields=["status", "status_reason", "started_at", "finished_at",
                        "cost_paused_at", "updated_at"]
     )  # fmt: skip
-
-
-def _send_on_commit(signal: Signal, sender: type, **data: object) -> None:
-    """Tell the signal's receivers once the change has committed; one that raises is
-    logged (send_robust) and never undoes or fails the verb."""
-    transaction.on_commit(lambda: signal.send_robust(sender=sender, **data))
 
 
 # --- what users do (page, API, CLI) ------------------------------------------------------------
@@ -244,7 +236,6 @@ def wave_done(wave_id: PlanId) -> None:
         wave = close_wave_if_done(wave_id)
         if wave is None:
             return
-        _send_on_commit(wave_finished, Wave, wave_id=wave.pk)
         checks.ask(wave)
     advance(wave.masterplan_id)
 
@@ -256,7 +247,7 @@ def advance(masterplan_id: PlanId, *, ask_again: bool = False) -> list[str]:
         masterplan = _locked(masterplan_id)
         if masterplan.status != S.RUNNING:
             return []
-        wave = _open_wave(masterplan)
+        wave = open_wave(masterplan)
         if wave is None:
             _end(masterplan, ask_again)
             return []
@@ -265,18 +256,6 @@ def advance(masterplan_id: PlanId, *, ask_again: bool = False) -> list[str]:
         if not wave.atoms.filter(status__in=Atom.RUNNABLE_STATUSES).exists():
             return []  # its atoms are still running: the job running them advances the plan
     return enqueue_wave(wave)
-
-
-def _open_wave(masterplan: MasterPlan) -> Wave | None:
-    """The open wave (waves.open_wave). The waves before it that it closed on the way, left
-    with nothing to run (their atoms blocked, or their job died after the last one), are
-    told finished like the ones their job closed."""
-    not_closed = list(masterplan.waves.exclude(status__in=CLOSED).values_list("pk", "number"))
-    wave = open_wave(masterplan)
-    for wave_id, number in not_closed:
-        if wave is None or number < wave.number:
-            _send_on_commit(wave_finished, Wave, wave_id=wave_id)
-    return wave
 
 
 def _waits_for_gating_checks(masterplan: MasterPlan, wave: Wave, ask_again: bool) -> bool:
@@ -342,7 +321,7 @@ def check_decided(row: WaveCheck) -> str:
         last = last_closed_wave(masterplan)
         if last is None or last.pk != row.wave_id:
             return "none: the checks of a later wave decide"
-        final = _open_wave(masterplan) is None
+        final = open_wave(masterplan) is None
         check = checks.registered(row.check_name)
         if not (final or (check is not None and check.gates_each_wave(masterplan))):
             return "none: the gate decides at the end"

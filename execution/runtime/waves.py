@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from execution.models import Atom, AtomDependency, MasterPlan, Wave
-from execution.signals import atoms_abandoned
+from execution.signals import atoms_abandoned, send_on_commit, wave_finished
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +47,11 @@ def close_wave_if_done(wave_id: uuid.UUID | str) -> Wave | None:
         counts[status] += 1
     if any(counts[status] for status in (*Atom.RUNNABLE_STATUSES, Atom.Status.RUNNING)):
         return None  # other shards are still at work, or the plan was paused
-    wave.completed_count = counts[Atom.Status.COMPLETED]
-    wave.failed_count = counts[Atom.Status.FAILED] + counts[Atom.Status.BLOCKED]
-    wave.status = Wave.Status.FAILED if wave.failed_count else Wave.Status.COMPLETED
-    wave.finished_at = timezone.now()
-    wave.save()
+    _close(
+        wave,
+        counts[Atom.Status.COMPLETED],
+        counts[Atom.Status.FAILED] + counts[Atom.Status.BLOCKED],
+    )
     return wave
 
 
@@ -75,11 +75,18 @@ def block_dependants_of_failures(wave: Wave) -> None:
 
 
 def _close_empty_wave(wave: Wave) -> None:
-    wave.completed_count = wave.atoms.filter(status=Atom.Status.COMPLETED).count()
-    wave.failed_count = wave.atoms.exclude(status=Atom.Status.COMPLETED).count()
-    wave.status = Wave.Status.FAILED if wave.failed_count else Wave.Status.COMPLETED
+    completed = wave.atoms.filter(status=Atom.Status.COMPLETED).count()
+    _close(wave, completed, wave.atoms.exclude(status=Atom.Status.COMPLETED).count())
+
+
+def _close(wave: Wave, completed: int, failed: int) -> None:
+    """Every wave closes here (its last shard's job, or on the way to the open one): the
+    listeners of `wave_finished` hear of each once it has committed."""
+    wave.completed_count, wave.failed_count = completed, failed
+    wave.status = Wave.Status.FAILED if failed else Wave.Status.COMPLETED
     wave.finished_at = timezone.now()
     wave.save()
+    send_on_commit(wave_finished, Wave, wave_id=wave.pk)
 
 
 def release_stale_atoms(masterplan_id: uuid.UUID | str | None = None) -> list[uuid.UUID]:
