@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max, Sum
 
 from execution.events import Scope
 from execution.models import Atom
@@ -232,14 +232,14 @@ def _write_batch(run_db: Callable[..., Any], items: list[Ended]) -> None:
 
 def _write_ended(items: list[Ended]) -> None:
     with transaction.atomic():
-        sql.insert_ended([trace for trace, _ in items])
+        sql.insert_traces([trace for trace, _ in items])
         sql.insert_events_of(items)
 
 
 def _write(trace: TraceRow, create: bool, events: list[PendingEvent], final: bool) -> None:
     with transaction.atomic():
         if create:
-            sql.insert_trace(trace)
+            sql.insert_traces([trace])
         elif final:
             sql.finish_trace(trace)
         sql.insert_events(trace, events)
@@ -256,34 +256,46 @@ def abandon(atom_ids: list[str]) -> int:
         return 0
     now = dt.datetime.now(dt.UTC)
     note = "its worker stopped: the atom's lease lapsed"
-    count = 0
-    for atom in Atom.objects.filter(pk__in=atom_ids):
-        started = atom.started_at or now
-        charged = CostEntry.objects.filter(
-            atom=atom, kind=CostEntry.Kind.ESTIMATED, created_at__gte=started
-        ).total()
-        trace = AtomExecutionTrace.objects.filter(
-            atom=atom, status=AtomExecutionTrace.Status.RUNNING
-        ).first() or AtomExecutionTrace(
-            masterplan_id=atom.masterplan_id, atom=atom, wave_id=atom.wave_id, started_at=started
+    atoms = list(Atom.objects.filter(pk__in=atom_ids))
+    # The estimates the sweep just charged: this execution's, since its claim.
+    charged = dict(
+        CostEntry.objects.filter(
+            atom__in=atoms, kind=CostEntry.Kind.ESTIMATED, created_at__gte=F("atom__started_at")
         )
-        created = trace._state.adding
+        .values("atom")
+        .annotate(total=Sum("cost_usd"))
+        .values_list("atom", "total")
+    )
+    # A long execution wrote its row already (every MGE_TRACE_FLUSH_EVENTS events).
+    written = {
+        trace.atom_id: trace
+        for trace in AtomExecutionTrace.objects.filter(
+            atom__in=atoms, status=AtomExecutionTrace.Status.RUNNING
+        ).annotate(last_seq=Max("events__seq"))
+    }
+    new: list[TraceRow] = []
+    closing: list[tuple[sql.Row, list[PendingEvent]]] = []
+    for atom in atoms:
+        trace: sql.Row = written.get(atom.pk) or TraceRow(
+            id=uuid.uuid4(), masterplan_id=str(atom.masterplan_id), scope="atom",
+            atom_id=str(atom.pk), wave_id=str(atom.wave_id), requirement_id=None,
+            started_at=atom.started_at or now,
+        )  # fmt: skip
         trace.status = AtomExecutionTrace.Status.ABANDONED
         trace.error = note
-        trace.cost_usd = charged
+        trace.cost_usd = charged.get(atom.pk, Decimal(0))
         trace.execution_time_seconds = (now - trace.started_at).total_seconds()
         trace.finished_at = now
-        if created:
-            sql.insert_trace(trace)
+        if isinstance(trace, TraceRow):
+            new.append(trace)
         else:
             sql.finish_trace(trace)
-        seq = trace.events.aggregate(last=Max("seq"))["last"] or 0
+        seq = getattr(trace, "last_seq", None) or 0
         offset = round(trace.execution_time_seconds * 1000, 3)
-        sql.insert_events(
-            trace, [PendingEvent(seq + 1, "abandoned", offset, None, {"error": note})]
-        )
-        count += 1
-    return count
+        closing.append((trace, [PendingEvent(seq + 1, "abandoned", offset, None, {"error": note})]))
+    sql.insert_traces(new)
+    sql.insert_events_of(closing)
+    return len(atoms)
 
 
 def clip(text: str) -> str:

@@ -39,20 +39,6 @@ class _Adapt:
         return (value if isinstance(value, uuid.UUID) else uuid.UUID(value)).hex
 
 
-# One execution of an atom at a time (its claim): MAX + 1 does not race. The unique
-# constraint (atom, execution) would refuse a second writer anyway.
-_INSERT_TRACE = f"""
-INSERT INTO {_TRACES} (
-    id, masterplan_id, scope, atom_id, wave_id, requirement_id, started_at, execution,
-    status, error, context_completeness_score, context_injected_at, total_retries, llm_calls,
-    cache_hits, input_tokens, output_tokens, cache_creation_input_tokens,
-    cache_read_input_tokens, cost_usd, cost_saved_usd, execution_time_seconds, finished_at
-)
-SELECT %s, %s, %s, %s, %s, %s, %s, COALESCE(MAX(execution), 0) + 1,
-       %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s
-FROM {_TRACES} WHERE scope = %s AND (atom_id = %s OR requirement_id = %s)
-"""
-
 _FINISH_TRACE = f"""
 UPDATE {_TRACES}
 SET status = %s, error = %s, context_completeness_score = %s, context_injected_at = %s,
@@ -72,6 +58,30 @@ def _outcome(trace: Row, adapt: _Adapt) -> list[Any]:
         trace.cache_creation_input_tokens, trace.cache_read_input_tokens, trace.cost_usd,
         trace.cost_saved_usd, trace.execution_time_seconds, adapt.time(trace.finished_at),
     ]  # fmt: skip
+
+
+def _subject(trace: Row) -> tuple[str, str]:
+    """What a trace numbers its executions by: its atom, or its requirement. By text: a
+    recorder's ids came as text through the executions' scopes."""
+    if trace.scope == AtomExecutionTrace.Scope.ATOM:
+        return ("atom", str(trace.atom_id))
+    return ("requirement", str(trace.requirement_id))
+
+
+def _latest_executions(traces: Sequence[Row]) -> dict[tuple[str, str], int]:
+    latest: dict[tuple[str, str], int] = {}
+    for field in ("atom", "requirement"):
+        ids = {subject for kind, subject in map(_subject, traces) if kind == field}
+        if not ids:
+            continue
+        rows = (
+            AtomExecutionTrace.objects.filter(**{f"{field}_id__in": ids})
+            .values(f"{field}_id")
+            .annotate(latest=Max("execution"))
+            .values_list(f"{field}_id", "latest")
+        )
+        latest.update({(field, str(subject)): number for subject, number in rows})
+    return latest
 
 
 _EVENT_COLUMNS = "(id, trace_id, seq, kind, at, offset_ms, duration_ms, data)"
@@ -124,21 +134,7 @@ class PendingEvent(NamedTuple):
     data: dict[str, Any]
 
 
-def insert_trace(trace: Row) -> None:
-    """The row as it stands (an ended execution's, whole: no UPDATE after it)."""
-    adapt = _Adapt()
-    with adapt.db.cursor() as cursor:
-        cursor.execute(
-            _INSERT_TRACE,
-            [adapt.uuid(trace.pk), adapt.uuid(trace.masterplan_id), trace.scope,
-             adapt.uuid(trace.atom_id), adapt.uuid(trace.wave_id),
-             adapt.uuid(trace.requirement_id), adapt.time(trace.started_at),
-             *_outcome(trace, adapt),
-             trace.scope, adapt.uuid(trace.atom_id), adapt.uuid(trace.requirement_id)],
-        )  # fmt: skip
-
-
-_INSERT_ENDED = f"""
+_INSERT_TRACES = f"""
 INSERT INTO {_TRACES} (
     id, masterplan_id, scope, atom_id, wave_id, requirement_id, started_at, execution,
     status, error, context_completeness_score, context_injected_at, total_retries, llm_calls,
@@ -146,41 +142,32 @@ INSERT INTO {_TRACES} (
     cache_read_input_tokens, cost_usd, cost_saved_usd, execution_time_seconds, finished_at
 ) VALUES
 """
-_ENDED_VALUES = "(" + ", ".join(["%s"] * 23) + ")"
+_TRACE_VALUES = "(" + ", ".join(["%s"] * 23) + ")"
 
 ROWS_PER_STATEMENT = 1000
 """Well under the parameters a statement may have (SQLite: 32,766; PostgreSQL: 65,535)."""
 
 
-def insert_ended(traces: Sequence[Row]) -> None:
-    """Ended executions of atoms, many in one INSERT, each numbered after its atom's
-    latest (one query for all: one execution of an atom at a time, so they do not race)."""
+def insert_traces(traces: Sequence[Row]) -> None:
+    """Traces as they stand, many in one INSERT, each numbered after its atom's (or
+    requirement's) latest execution: one query for all, and no race — an atom runs one
+    execution at a time (its claim), and the unique (atom, execution) refuses a second."""
     if not traces:
         return
     adapt = _Adapt()
-    # By text: a recorder's ids came as text through the executions' scopes.
-    latest = {
-        str(atom_id): number
-        for atom_id, number in AtomExecutionTrace.objects.filter(
-            scope=AtomExecutionTrace.Scope.ATOM,
-            atom_id__in={str(trace.atom_id) for trace in traces},
-        )
-        .values("atom_id")
-        .annotate(latest=Max("execution"))
-        .values_list("atom_id", "latest")
-    }
+    latest = _latest_executions(traces)
     values: list[Any] = []
     for trace in traces:
-        trace.execution = latest.get(str(trace.atom_id), 0) + 1
+        trace.execution = latest.get(_subject(trace), 0) + 1
         values += [
             adapt.uuid(trace.pk), adapt.uuid(trace.masterplan_id), trace.scope,
             adapt.uuid(trace.atom_id), adapt.uuid(trace.wave_id),
             adapt.uuid(trace.requirement_id), adapt.time(trace.started_at), trace.execution,
             *_outcome(trace, adapt),
         ]  # fmt: skip
-    rows = ", ".join([_ENDED_VALUES] * len(traces))
+    rows = ", ".join([_TRACE_VALUES] * len(traces))
     with adapt.db.cursor() as cursor:
-        cursor.execute(_INSERT_ENDED + rows, values)
+        cursor.execute(_INSERT_TRACES + rows, values)
 
 
 def finish_trace(trace: Row) -> None:
