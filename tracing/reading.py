@@ -62,21 +62,15 @@ def _latest_checks(atom: Atom) -> list[ValidationCheck]:
     return sorted(latest.values(), key=lambda check: (check.level, check.category))
 
 
-def cost_by_bucket(events: list[TraceEvent]) -> dict[str, Any]:
-    """Tokens of each price bucket over the execution's LLM calls, and what they cost."""
-    totals = {
-        "input_tokens": 0,
-        "output_tokens": 0,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
-    }
-    cost = Decimal(0)
-    for event in events:
-        if event.kind == "llm_call" and not event.data.get("cache_hit"):
-            for name in totals:
-                totals[name] += int(event.data.get(name, 0))
-            cost += Decimal(event.data.get("cost_usd") or "0")
-    return {**totals, "cost_usd": cost}
+BUCKETS = (
+    "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
+)  # fmt: skip
+
+
+def cost_by_bucket(trace: AtomExecutionTrace) -> dict[str, Any]:
+    """The tokens of each price bucket the execution's calls were billed, and the cost:
+    the totals its trace keeps (the sums of its LLM calls; the ledger's charge)."""
+    return {**{name: getattr(trace, name) for name in BUCKETS}, "cost_usd": trace.cost_usd}
 
 
 def plan_summary(masterplan: MasterPlan) -> QuerySet[Atom]:

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from execution import events
-from execution.llm.types import Call, CallRefused, LLMError, LLMResponse, Next
+from execution.llm.types import Call, CallRefused, LLMError, LLMResponse, Next, Usage
 from tracing.service import clip
 
 
@@ -37,17 +37,18 @@ def trace_stage(call: Call, next_stage: Next) -> LLMResponse:
             refused=isinstance(error, CallRefused),
         )
         raise
-    usage = response.usage
+    # A cache hit asked nobody: no tokens were billed for it.
+    usage = Usage() if response.cache_hit else response.usage
     events.emit(
         "llm_call",
         **asked,
         duration_ms=(time.perf_counter() - started) * 1000,
         answered_by=response.model,
         cache_hit=response.cache_hit,
-        input_tokens=0 if response.cache_hit else usage.input_tokens,
-        output_tokens=0 if response.cache_hit else usage.output_tokens,
-        cache_creation_input_tokens=0 if response.cache_hit else usage.cache_creation_input_tokens,
-        cache_read_input_tokens=0 if response.cache_hit else usage.cache_read_input_tokens,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_creation_input_tokens=usage.cache_creation_input_tokens,
+        cache_read_input_tokens=usage.cache_read_input_tokens,
         cost_usd=str(response.cost_usd or 0),
         latency_ms=round(response.latency_seconds * 1000, 3),
         stop_reason=response.stop_reason,

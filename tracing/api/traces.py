@@ -79,7 +79,7 @@ class TraceView(APIView):
             raise NotFound(str(error)) from None
         trace = None
         if found.trace is not None:
-            buckets = cost_by_bucket(found.events)
+            buckets = cost_by_bucket(found.trace)
             trace = {
                 **TraceSerializer(found.trace).data,
                 "cost_by_bucket": {**buckets, "cost_usd": str(buckets["cost_usd"])},

@@ -36,6 +36,6 @@ def atom_trace(request: HttpRequest, atom_id: str) -> HttpResponse:
             "timeline": timeline(found.events),
             "calls": calls,
             "retries": retries,
-            "buckets": cost_by_bucket(found.events),
+            "buckets": cost_by_bucket(found.trace) if found.trace else None,
         },
     )
