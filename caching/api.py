@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from caching.llm_cache import stats
+from caching.counters import all_stats
 from execution.api.runs import ServiceUnavailable, requires
 from execution.models import MasterPlan
 from mge_site.query import read_query
@@ -39,7 +39,7 @@ class CacheStatsView(APIView):
         if "masterplan" in query:
             masterplan_id = str(get_object_or_404(MasterPlan, pk=query["masterplan"]).pk)
         try:
-            figures = stats(masterplan_id)
+            figures = all_stats(masterplan_id)
         except RedisError as error:
             raise ServiceUnavailable(f"the cache (Redis) is not reachable: {error}") from None
-        return Response({"masterplan_id": masterplan_id, "kinds": {"llm_response": figures}})
+        return Response({"masterplan_id": masterplan_id, "kinds": figures})

@@ -17,17 +17,16 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 from dataclasses import asdict
 from decimal import Decimal, InvalidOperation
-from typing import Any, cast
+from typing import cast
 
 from django.conf import settings
-from redis import Redis
-from redis.client import Pipeline
 from redis.exceptions import RedisError
 
 from budget.ledger import record_cache_hit
+from caching import counters
+from caching.redis_client import cache_redis
 from execution import events
 from execution.llm.gateway import get_provider
 from execution.llm.types import Call, LLMRequest, LLMResponse, Next, Usage
@@ -37,25 +36,7 @@ logger = logging.getLogger(__name__)
 KEY_FORMAT = 1
 """Bumped when the key's or the value's layout changes: old entries are never read."""
 PREFIX = "mge:llmcache"
-STATS = f"{PREFIX}:stats"
-
-_clients: dict[tuple[int, str, int], Redis] = {}
-
-
-def _client() -> Redis:
-    """A client of its own with a short timeout (per process): a slow Redis must cost a
-    call milliseconds, not the shared client's ten seconds."""
-    timeout_ms = settings.MGE_LLM_CACHE_TIMEOUT_MS
-    key = (os.getpid(), settings.REDIS_URL, timeout_ms)
-    client = _clients.get(key)
-    if client is None:
-        client = _clients[key] = Redis.from_url(
-            settings.REDIS_URL,
-            socket_timeout=timeout_ms / 1000,
-            socket_connect_timeout=timeout_ms / 1000,
-            max_connections=64,
-        )
-    return client
+KIND = "llm_response"
 
 
 def cache_key(request: LLMRequest, provider: str) -> str:
@@ -94,7 +75,7 @@ def cache_stage(call: Call, next_stage: Next) -> LLMResponse:
         if hit is not None:
             saved = hit.cost_usd or Decimal(0)
             events.emit("cache_hit", cache="llm_response", key=key, saved_usd=str(saved))
-            _count(request, "hits", saved=saved)
+            counters.count(KIND, request.masterplan_id, hits=1, saved_micros=counters.micros(saved))
             if request.masterplan_id is not None:
                 call.run_db(record_cache_hit, request, saved)
             return LLMResponse(
@@ -111,7 +92,7 @@ def lookup(key: str) -> LLMResponse | None:
     """The kept answer, or None: not kept, unreadable (then dropped, to be rewritten), or
     Redis not answering in time."""
     try:
-        raw = cast(bytes | None, _client().get(key))
+        raw = cast(bytes | None, cache_redis().get(key))
     except RedisError as error:
         logger.warning("LLM cache lookup skipped: %s", error)
         return None
@@ -122,7 +103,7 @@ def lookup(key: str) -> LLMResponse | None:
     except (ValueError, KeyError, TypeError, InvalidOperation):
         logger.warning("LLM cache entry %s does not read back: dropped", key)
         with contextlib.suppress(RedisError):
-            _client().delete(key)
+            cache_redis().delete(key)
         return None
 
 
@@ -152,16 +133,16 @@ def store(key: str, response: LLMResponse, request: LLMRequest) -> None:
     ).encode()  # fmt: skip
     ttl = settings.MGE_LLM_CACHE_TTL_SECONDS
     try:
-        pipe = _client().pipeline(transaction=False)
-        _count_in(pipe, request, {"misses": 1})
+        pipe = cache_redis().pipeline(transaction=False)
+        counters.add_to(pipe, KIND, request.masterplan_id, {"misses": 1})
         if len(value) > settings.MGE_LLM_CACHE_MAX_BYTES:
-            pipe.hincrby(STATS, "too_large", 1)
+            counters.add_to(pipe, KIND, request.masterplan_id, {"too_large": 1})
         elif response.stop_reason != "max_tokens" and not response.placeholder:
             pipe.set(key, value, ex=ttl)
             if request.masterplan_id is not None:
                 pipe.sadd(_plan_index(request.masterplan_id), key)
                 pipe.expire(_plan_index(request.masterplan_id), ttl)
-            pipe.hincrby(STATS, "bytes_stored", len(value))
+            counters.add_to(pipe, KIND, request.masterplan_id, {"bytes_stored": len(value)})
         pipe.execute()
     except RedisError as error:
         logger.warning("LLM cache store skipped: %s", error)
@@ -169,47 +150,10 @@ def store(key: str, response: LLMResponse, request: LLMRequest) -> None:
 
 def invalidate_masterplan(masterplan_id: str) -> int:
     """Drop every answer a plan's calls stored; returns how many."""
-    client = _client()
+    client = cache_redis()
     index = _plan_index(masterplan_id)
     keys = list(cast(set[bytes], client.smembers(index)))
     if keys:
         client.delete(*keys)
     client.delete(index)
     return len(keys)
-
-
-def _count(request: LLMRequest, outcome: str, *, saved: Decimal = Decimal(0)) -> None:
-    fields = {outcome: 1}
-    if saved:
-        fields["saved_micros"] = int(saved * 1_000_000)
-    try:
-        pipe = _client().pipeline(transaction=False)
-        _count_in(pipe, request, fields)
-        pipe.execute()
-    except RedisError as error:
-        logger.warning("LLM cache counters not updated: %s", error)
-
-
-def _count_in(pipe: Pipeline, request: LLMRequest, fields: dict[str, int]) -> None:
-    """Add to the overall counters and the request's plan's (which expire with its keys)."""
-    for name, amount in fields.items():
-        pipe.hincrby(STATS, name, amount)
-        if request.masterplan_id is not None:
-            pipe.hincrby(f"{STATS}:{request.masterplan_id}", name, amount)
-    if request.masterplan_id is not None:
-        pipe.expire(f"{STATS}:{request.masterplan_id}", settings.MGE_LLM_CACHE_TTL_SECONDS)
-
-
-def stats(masterplan_id: str | None = None) -> dict[str, Any]:
-    """Hits, misses, their rate and the cost saved, overall or for one plan."""
-    raw = _client().hgetall(STATS if masterplan_id is None else f"{STATS}:{masterplan_id}")
-    counts = {key.decode(): int(value) for key, value in raw.items()}  # type: ignore[union-attr]
-    hits, misses = counts.get("hits", 0), counts.get("misses", 0)
-    return {
-        "hits": hits,
-        "misses": misses,
-        "hit_rate": round(hits / (hits + misses), 4) if hits + misses else None,
-        "saved_usd": str(Decimal(counts.get("saved_micros", 0)) / 1_000_000),
-        "bytes_stored": counts.get("bytes_stored", 0),
-        "too_large": counts.get("too_large", 0),
-    }

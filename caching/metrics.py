@@ -9,13 +9,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
-from caching.llm_cache import stats
+from caching.counters import stats
 
 
 class CacheCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         try:
-            figures = stats()
+            figures = stats("llm_response")
         except RedisError:
             return
         hits = CounterMetricFamily("llm_cache_hits", "LLM calls answered from the cache")

@@ -195,7 +195,7 @@ def test_a_killed_workers_atom_shows_both_executions(stub_server, spawn_worker, 
 def test_a_rerun_answered_from_the_cache_is_traced_as_hits_agreeing_with_the_cache_stats(
     imported, stub_server, run_jobs
 ):
-    from caching.llm_cache import stats
+    from caching.counters import stats
 
     first = imported("slugkit")
     start_masterplan(first.pk)
@@ -205,7 +205,7 @@ def test_a_rerun_answered_from_the_cache_is_traced_as_hits_agreeing_with_the_cac
     run_jobs()
 
     traces = AtomExecutionTrace.objects.filter(masterplan=second)
-    figures = stats(str(second.pk))
+    figures = stats("llm_response", str(second.pk))
     assert sum(trace.cache_hits for trace in traces) == figures["hits"] == second.atoms.count()
     assert sum(trace.cost_usd for trace in traces) == 0
     saved = CostEntry.objects.filter(masterplan=second).aggregate(saved=Sum("saved_usd"))["saved"]
