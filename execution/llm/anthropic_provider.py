@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable, Mapping
 
 import anthropic
+from anthropic.types import Message
+from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
 
 from execution.llm.types import LLMError, LLMRequest, LLMResponse, Usage
 
@@ -43,31 +45,21 @@ class AnthropicProvider:
     def complete(self, request: LLMRequest) -> LLMResponse:
         started = time.perf_counter()
         try:
-            message = self.client.messages.create(
-                model=request.model,
-                max_tokens=request.max_tokens,
-                system=request.system,
-                messages=request.messages,  # type: ignore[arg-type]
-            )
+            message = self.client.messages.create(**self.message_params(request))
         except anthropic.APIError as error:
             raise _llm_error(error) from error
-        usage = message.usage
-        return LLMResponse(
-            text="".join(block.text for block in message.content if block.type == "text"),
-            model=message.model,
-            usage=Usage(
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
-                cache_read_input_tokens=usage.cache_read_input_tokens or 0,
-                cache_creation_1h_input_tokens=(
-                    usage.cache_creation.ephemeral_1h_input_tokens if usage.cache_creation else 0
-                ),
-            ),
-            latency_seconds=time.perf_counter() - started,
-            stop_reason=message.stop_reason or "",
-            request_id=message._request_id or "",
+        return response_of(
+            message, time.perf_counter() - started, request_id=message._request_id or ""
         )
+
+    def message_params(self, request: LLMRequest) -> MessageCreateParamsNonStreaming:
+        """What the Messages API is sent for the request: a call's and a batch item's."""
+        return {
+            "model": request.model,
+            "max_tokens": request.max_tokens,
+            "system": request.system,
+            "messages": request.messages,  # type: ignore[typeddict-item]
+        }
 
     def count_tokens(self, request: LLMRequest) -> int:
         """The input tokens the request is billed for (the free token-counting endpoint)."""
@@ -93,6 +85,27 @@ class AnthropicProvider:
             self.client.with_options(max_retries=0, timeout=10).models.retrieve(model)
         except anthropic.APIError as error:
             raise _llm_error(error) from error
+
+
+def response_of(message: Message, latency_seconds: float, *, request_id: str) -> LLMResponse:
+    """Our response of an SDK message: its text and its usage, the cache's included."""
+    usage = message.usage
+    return LLMResponse(
+        text="".join(block.text for block in message.content if block.type == "text"),
+        model=message.model,
+        usage=Usage(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
+            cache_read_input_tokens=usage.cache_read_input_tokens or 0,
+            cache_creation_1h_input_tokens=(
+                usage.cache_creation.ephemeral_1h_input_tokens if usage.cache_creation else 0
+            ),
+        ),
+        latency_seconds=latency_seconds,
+        stop_reason=message.stop_reason or "",
+        request_id=request_id,
+    )
 
 
 def _llm_error(error: anthropic.APIError) -> LLMError:
