@@ -174,11 +174,12 @@ def independent_atoms(count: int, hard_cap: str, soft_cap: str | None = None) ->
 
 
 def billed_usd(stub: object) -> Decimal:
-    """What the API stub charged for every answer it gave, at our prices."""
+    """What the API stub charged for every answer it gave, at our prices (a batch item's at
+    the batch price)."""
     from budget.pricing import cost_of
 
     billed = stub.stats.billed  # type: ignore[attr-defined]
-    return sum((cost_of(bill.model, bill.usage) for bill in billed), Decimal(0))
+    return sum((cost_of(bill.model, bill.usage, batch=bill.batch) for bill in billed), Decimal(0))
 
 
 # Engine tests need committed rows: the wave job's threads use their own connections.

@@ -9,6 +9,9 @@ also counts tokens (`POST /v1/messages/count_tokens`), knows models (`GET /v1/mo
 and keeps what it billed: only answers it sent whole (a cut-off answer is modelled as a
 failure in front of the model, before anything was billed).
 
+It also runs Message Batches (`/v1/messages/batches`, execution.llm.stub_batches): each
+item answered as `POST /v1/messages` would answer it, billed at the batch price.
+
 Control, for processes that do not hold the object: `GET /_stub/stats`,
 `POST /_stub/config` (JSON with StubConfig's fields), `POST /_stub/reset`.
 Run it with `python manage.py mge llm-stub --port N`.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 import threading
 import time
 import uuid
@@ -34,7 +38,10 @@ from execution.llm.offline import (
     estimate_tokens,
     input_tokens_of,
 )
+from execution.llm.stub_batches import BatchRefused, StubBatches
 from execution.llm.types import LLMError, Usage
+
+_BATCH_PATH = re.compile(r"/v1/messages/batches/(msgbatch_\w+)(/results|/cancel)?")
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -67,6 +74,13 @@ class StubConfig:
     """The provider is down: every API request (probes and token counts too) gets this."""
     error_every: int = 0
     """Every Nth request (after the scheduled ones) is answered 500: 20 errs on 5 %."""
+    batch_processing_seconds: float = 0.2
+    """How long a Message Batch stays `in_progress` after it was created."""
+    batch_item_failures: dict[str, str] = field(default_factory=dict)
+    """A substring of a batch item's prompt (its last message) → the result it gets
+    instead of an answer: `errored`, `expired` or `canceled`."""
+    batch_create_status: int | None = None
+    """Every batch create is answered with this status (a 500: the SDK retries it too)."""
 
 
 class Billed(NamedTuple):
@@ -74,6 +88,8 @@ class Billed(NamedTuple):
     usage: Usage
     at: float
     """Epoch seconds the request arrived (the usage report's buckets go by it)."""
+    batch: bool = False
+    """An item of a Message Batch: charged at the batch price."""
 
 
 @dataclass
@@ -90,6 +106,11 @@ class StubStats:
     billed: list[Billed] = field(default_factory=list)
     """Every answer the model gave: what the provider charges for."""
     dropped: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+    """The number of items of each Message Batch created, in order."""
+    batch_polls: int = 0
+    """Retrievals of a batch's status."""
+    batches_canceled: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -99,8 +120,13 @@ class StubStats:
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
             "answers_by_atom": dict(self.answers_by_atom),
-            "billed": [[bill.model, asdict(bill.usage), bill.at] for bill in self.billed],
+            "billed": [
+                [bill.model, asdict(bill.usage), bill.at, bill.batch] for bill in self.billed
+            ],
             "dropped": self.dropped,
+            "batch_sizes": self.batch_sizes,
+            "batch_polls": self.batch_polls,
+            "batches_canceled": self.batches_canceled,
         }
 
 
@@ -111,6 +137,7 @@ class StubServer:
         self.stats = StubStats()
         self._lock = threading.Lock()
         self._scheduled: deque[int] = deque()
+        self.batches = StubBatches(self)
         self._httpd = _Server((host, port), _Handler)
         self._httpd.stub = self
         self._thread: threading.Thread | None = None
@@ -136,6 +163,7 @@ class StubServer:
             self.config = StubConfig()
             self.stats = StubStats()
             self._scheduled = deque()
+            self.batches = StubBatches(self)
 
     def start(self) -> StubServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
@@ -176,8 +204,11 @@ class StubServer:
         with self._lock:
             self.stats.dropped += 1
 
-    def bill(self, body: dict[str, Any], payload: dict[str, Any], arrived: float) -> None:
-        """An answer went out whole: it is charged, and its atom got one."""
+    def bill(
+        self, body: dict[str, Any], payload: dict[str, Any], arrived: float, *, batch: bool = False
+    ) -> None:
+        """An answer went out whole (or a batch holding it ended): it is charged, and its
+        atom got one."""
         usage = Usage(**{
             name: payload["usage"][name]
             for name in ("input_tokens", "output_tokens", "cache_creation_input_tokens",
@@ -186,7 +217,7 @@ class StubServer:
             "ephemeral_1h_input_tokens"])  # fmt: skip
         prompt = atom_prompt_of(body["messages"])
         with self._lock:
-            self.stats.billed.append(Billed(body["model"], usage, arrived))
+            self.stats.billed.append(Billed(body["model"], usage, arrived, batch))
             if prompt:
                 self.stats.answers_by_atom[prompt.atom] += 1
 
@@ -375,6 +406,17 @@ class _Handler(BaseHTTPRequestHandler):
                     name.removesuffix("[]"): [part for value in values for part in value.split(",")]
                     for name, values in query.items()
                 }))  # fmt: skip
+        elif batch := _BATCH_PATH.fullmatch(self.path.split("?")[0]):
+            batch_id, part = batch.groups()
+            try:
+                if part == "/results":
+                    self._send_data(200, stub.batches.results(batch_id), "application/binary")
+                elif part is None:
+                    self._send(200, stub.batches.retrieve(batch_id))
+                else:
+                    self._send(405, _error(405, "cancel is a POST")[1])
+            except BatchRefused as refused:
+                self._send(refused.status, _error(refused.status, str(refused))[1])
         elif self.path.startswith("/v1/models/"):
             model = self.path.removeprefix("/v1/models/").split("?")[0]
             self._send(200, {"type": "model", "id": model, "display_name": model,
@@ -400,7 +442,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"reset": True})
             return
         route = self.path.split("?")[0]
-        if route not in ("/v1/messages", "/v1/messages/count_tokens"):
+        batch = _BATCH_PATH.fullmatch(route)
+        if route not in ("/v1/messages", "/v1/messages/count_tokens", "/v1/messages/batches") and (
+            batch is None or batch.group(2) != "/cancel"
+        ):
             self._send(404, _error(404, f"no route {self.path}")[1])
             return
         if body is None:
@@ -412,6 +457,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if route == "/v1/messages/count_tokens":
             self._send(*stub.count_tokens(body))
+            return
+        if route == "/v1/messages/batches" or batch is not None:
+            try:
+                if batch is None:
+                    self._send(200, stub.batches.create(body))
+                else:
+                    self._send(200, stub.batches.cancel(batch.group(1)))
+            except BatchRefused as refused:
+                self._send(refused.status, _error(refused.status, str(refused))[1])
             return
         arrived = time.time()
         scheduled, over_capacity = stub.enter()
@@ -465,9 +519,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(
         self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
     ) -> None:
-        data = json.dumps(payload).encode()
+        self._send_data(status, json.dumps(payload).encode(), headers=headers)
+
+    def _send_data(
+        self,
+        status: int,
+        data: bytes,
+        content_type: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)  # 529 has no standard phrase; the empty one is fine
-        self.send_header("content-type", "application/json")
+        self.send_header("content-type", content_type or "application/json")
         self.send_header("content-length", str(len(data)))
         self.send_header("request-id", f"req_{uuid.uuid4().hex[:16]}")
         for name, value in (headers or {}).items():

@@ -16,6 +16,8 @@ import anthropic
 import pytest
 from anthropic.types import TextBlock
 from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
+from anthropic.types.messages import MessageBatch
+from anthropic.types.messages.batch_create_params import Request
 from django.conf import settings
 
 from execution.llm.offline import OfflineResponder
@@ -109,3 +111,76 @@ def test_mge_llm_stub_serves_the_real_sdk_as_a_process(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def wait_until_ended(client: anthropic.Anthropic, batch_id: str) -> MessageBatch:
+    deadline = time.monotonic() + 10
+    batch = client.messages.batches.retrieve(batch_id)
+    while batch.processing_status != "ended" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        batch = client.messages.batches.retrieve(batch_id)
+    return batch
+
+
+def batch_item(custom_id: str, atom: str) -> Request:
+    prompt = ATOM_PROMPT.replace("a1", atom)
+    return {"custom_id": custom_id, "params": {**MESSAGE, "messages": [
+        {"role": "user", "content": prompt}]}}  # fmt: skip
+
+
+def test_a_message_batch_runs_through_the_real_sdk(stub):
+    stub.configure(batch_processing_seconds=0.1)
+    client = anthropic.Anthropic(api_key="test", base_url=stub.url, max_retries=0)
+    created = client.messages.batches.create(
+        requests=[batch_item("first", "a1"), batch_item("second", "a2")]
+    )
+    assert created.id.startswith("msgbatch_") and created.processing_status == "in_progress"
+    assert created.request_counts.processing == 2 and created.results_url is None
+    assert stub.stats.billed == []  # nothing is billed before the batch ends
+
+    ended = wait_until_ended(client, created.id)
+    assert ended.processing_status == "ended" and ended.request_counts.succeeded == 2
+    assert ended.results_url == f"{stub.url}/v1/messages/batches/{created.id}/results"
+    results = {line.custom_id: line.result for line in client.messages.batches.results(created.id)}
+    first = results["first"]
+    assert first.type == "succeeded" and isinstance(first.message.content[0], TextBlock)
+    assert "def a1" in first.message.content[0].text
+    assert first.message.usage.output_tokens > 0
+    assert stub.stats.batch_sizes == [2] and stub.stats.requests == 0  # no /v1/messages
+    assert [bill.batch for bill in stub.stats.billed] == [True, True]
+    assert stub.stats.answers_by_atom == {"a1": 1, "a2": 1}
+
+
+def test_chosen_batch_items_come_back_errored_or_expired(stub):
+    stub.configure(batch_processing_seconds=0, batch_item_failures={
+        "Atom: a2": "errored", "Atom: a3": "expired"})  # fmt: skip
+    client = anthropic.Anthropic(api_key="test", base_url=stub.url, max_retries=0)
+    created = client.messages.batches.create(
+        requests=[batch_item(f"r{n}", f"a{n}") for n in (1, 2, 3)]
+    )
+    ended = wait_until_ended(client, created.id)
+    counts = ended.request_counts
+    assert (counts.succeeded, counts.errored, counts.expired) == (1, 1, 1)
+    results = {line.custom_id: line.result for line in client.messages.batches.results(created.id)}
+    assert results["r1"].type == "succeeded" and results["r3"].type == "expired"
+    errored = results["r2"]
+    assert errored.type == "errored" and errored.error.error.type == "invalid_request_error"
+    assert len(stub.stats.billed) == 1  # only the answer is billed
+
+
+def test_a_canceled_batch_bills_nothing_and_a_refused_create_is_an_api_error(stub):
+    stub.configure(batch_processing_seconds=60)
+    client = anthropic.Anthropic(api_key="test", base_url=stub.url, max_retries=0)
+    created = client.messages.batches.create(requests=[batch_item("only", "a1")])
+    canceled = client.messages.batches.cancel(created.id)
+    assert canceled.processing_status == "ended" and canceled.request_counts.canceled == 1
+    assert [line.result.type for line in client.messages.batches.results(created.id)] == [
+        "canceled"
+    ]
+    assert stub.stats.billed == [] and stub.stats.batches_canceled == 1
+
+    stub.configure(batch_create_status=500)
+    with pytest.raises(anthropic.InternalServerError):
+        client.messages.batches.create(requests=[batch_item("only", "a1")])
+    with pytest.raises(anthropic.NotFoundError):
+        client.messages.batches.retrieve("msgbatch_unknown")
