@@ -40,6 +40,9 @@ def _isolated_services(settings: Settings, tmp_path: Path) -> Iterator[None]:
     settings.MGE_ACCEPTANCE_AFTER_WAVES = False
     settings.MGE_PRECISION_AFTER_WAVES = False
     settings.MGE_DEPENDENCIES_AFTER_WAVES = False
+    # Message Batches hold a request back for company and poll the batch: the tests that
+    # batch (caching/tests/test_batches.py) turn them on with fast figures.
+    settings.MGE_LLM_BATCH = "off"
     settings.METRICS_CACHE_SECONDS = 0  # each test's scrape sees its own rows
     # Transient provider errors are asked again after a backoff: milliseconds in tests.
     settings.MGE_LLM_BACKOFF_BASE_SECONDS = Decimal("0.01")

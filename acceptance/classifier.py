@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from acceptance.models import Requirement
+from caching import batches
 from execution.llm import gateway
 from execution.llm.types import LLMError, LLMRequest
 
@@ -210,6 +211,7 @@ def _classification_request(texts: Sequence[str], masterplan_id: str) -> LLMRequ
         purpose="classification",
         masterplan_id=masterplan_id,
         template_version="classification/1",
+        batch=batches.wanted("classification"),
     )
 
 

@@ -10,20 +10,24 @@ the code the requirement names exists, and says so.
 from __future__ import annotations
 
 import ast
+import contextvars
 import logging
+import queue
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from acceptance.models import AcceptanceTest, Requirement
+from caching import batches
 from execution import events
 from execution.llm.generation import generate_code, parses
-from execution.llm.types import CallRefused, LLMRequest
+from execution.llm.types import CallRefused, LLMRequest, run_here
 from execution.llm.validation import parse_python
 from execution.models import Atom, MasterPlan
 
@@ -174,9 +178,11 @@ def generate_test(
     files: Sequence[SourceFile],
     *,
     fresh: bool = False,
+    run_db: Callable[..., Any] = run_here,
 ) -> GeneratedTest:
     """The test of one requirement (`fresh`: really ask the model, as a regeneration must,
-    not the response cache). Raises CallRefused when the budget stops the plan."""
+    not the response cache). Raises CallRefused when the budget stops the plan. Its
+    database work (the ledger, the trace) is done through `run_db`."""
     framework = framework_for(requirement.text, files)
     file_path = test_file_path(requirement.position + 1, framework)
     language = "typescript" if framework == "vitest" else "python"
@@ -192,15 +198,18 @@ def generate_test(
             masterplan_id=str(masterplan.pk),
             template_version="acceptance-test/1",
             cache="no-cache" if fresh else "use",
+            batch=batches.wanted("test-generation"),
         )
 
     scope = events.Scope(
         kind="requirement", masterplan_id=str(masterplan.pk), requirement_id=str(requirement.pk),
         attributes={"name": f"R{requirement.position + 1}", "file_path": file_path},
     )  # fmt: skip
-    with events.observed(scope):
+    with events.observed(scope, run_db):
         events.emit("started", framework=framework)
-        generated = _generate(request_for, requirement, framework, file_path, files, language)
+        generated = _generate(
+            request_for, requirement, framework, file_path, files, language, run_db
+        )
         if generated.generated_by == "template":
             events.finish("requires_review", error="written from the template")
         elif generated.status == "valid":
@@ -217,10 +226,11 @@ def _generate(
     file_path: str,
     files: Sequence[SourceFile],
     language: str,
+    run_db: Callable[..., Any],
 ) -> GeneratedTest:
     outcome = generate_code(
         request_for, language=language, validate=parses(language, file_path),
-        max_attempts=MAX_ATTEMPTS,
+        max_attempts=MAX_ATTEMPTS, run_db=run_db,
     )  # fmt: skip
     if isinstance(outcome.stopped_by, CallRefused):
         events.finish("released", error=str(outcome.stopped_by))
@@ -293,9 +303,8 @@ def generate_tests(masterplan_id: PlanId, *, only_missing: bool = False) -> dict
     if only_missing:
         requirements = requirements.filter(acceptance_test__isnull=True)
     counts = {"generated": 0}
-    for requirement in requirements:
-        # Regenerating every test (not only the missing ones) asks the model again.
-        test = generate_test(masterplan, requirement, files, fresh=not only_missing)
+    # Regenerating every test (not only the missing ones) asks the model again.
+    for requirement, test in _tests_of(masterplan, list(requirements), files, not only_missing):
         with transaction.atomic():
             AcceptanceTest.objects.filter(requirement=requirement).delete()
             AcceptanceTest.objects.create(
@@ -308,3 +317,84 @@ def generate_tests(masterplan_id: PlanId, *, only_missing: bool = False) -> dict
         counts["generated"] += 1
         counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+def _tests_of(
+    masterplan: MasterPlan,
+    requirements: Sequence[Requirement],
+    files: Sequence[SourceFile],
+    fresh: bool,
+) -> Iterator[tuple[Requirement, GeneratedTest]]:
+    """Each requirement's test, in requirement order. One after another, unless test
+    generation goes through Message Batches: then MGE_LLM_BATCH_SIZE at a time, from
+    threads, so their requests fill a batch instead of each waiting out its timeout."""
+    if not batches.wanted("test-generation"):
+        for requirement in requirements:
+            yield requirement, generate_test(masterplan, requirement, files, fresh=fresh)
+        return
+    yield from _tests_concurrently(masterplan, requirements, files, fresh)
+
+
+def _tests_concurrently(
+    masterplan: MasterPlan,
+    requirements: Sequence[Requirement],
+    files: Sequence[SourceFile],
+    fresh: bool,
+) -> Iterator[tuple[Requirement, GeneratedTest]]:
+    """The generating threads hand their database work to this thread, which does it on
+    its own connection between the tests it yields (no connection per requirement, and
+    the work stays inside a caller's transaction). Tests are yielded as they are done,
+    in order; the first error (CallRefused: the budget stopped the plan) is raised once
+    every thread has ended, after the tests that were paid for."""
+    work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+
+    def run_db(function: Callable[..., Any], *args: Any) -> Any:
+        done: Future[Any] = Future()
+
+        def task() -> None:
+            try:
+                done.set_result(function(*args))
+            except BaseException as error:
+                done.set_exception(error)
+
+        work.put(task)
+        return done.result()
+
+    def generate(requirement: Requirement) -> GeneratedTest:
+        try:
+            return generate_test(masterplan, requirement, files, fresh=fresh, run_db=run_db)
+        finally:
+            connection.close()  # a listener that queried directly opened one in this thread
+
+    failure: BaseException | None = None
+    with ThreadPoolExecutor(settings.MGE_LLM_BATCH_SIZE, "acceptance-test") as pool:
+        futures = [
+            pool.submit(contextvars.copy_context().run, generate, requirement)
+            for requirement in requirements
+        ]
+        for future in futures:
+            # Called once the future is done: this thread wakes to yield it.
+            future.add_done_callback(lambda _: work.put(None))
+        done = 0
+        try:
+            while done < len(futures):
+                task = work.get()
+                if task is not None:
+                    task()
+                while done < len(futures) and futures[done].done():
+                    future, requirement = futures[done], requirements[done]
+                    done += 1
+                    error = future.exception()
+                    if error is not None:
+                        failure = failure or error
+                    else:
+                        yield requirement, future.result()
+        finally:
+            # Left early (the caller failed writing a test): the threads still wait on this
+            # one for their database work, and the pool waits for them.
+            while not all(future.done() for future in futures):
+                task = work.get()
+                if task is not None:
+                    task()
+    if failure is not None:
+        raise failure

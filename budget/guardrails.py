@@ -74,7 +74,9 @@ def budget_guard(call: Call, next_stage: Next) -> LLMResponse:
             call.run_db(settle_late, request.masterplan_id, reservation, nothing, Decimal(0))
         events.emit("budget_settled", charged_usd="0", worst_usd=str(worst), billed=False)
         raise
-    cost = cost_of(request.model, response.usage)
+    # Reserved at the full price (a batch item that fails is asked again with a normal
+    # call), settled at what was billed: an answer from a Message Batch at the batch price.
+    cost = cost_of(request.model, response.usage, batch=response.batched)
     settled = counters.settle(request.masterplan_id, reservation, cost)
     response = dataclasses.replace(response, cost_usd=cost)
     if settled is None:

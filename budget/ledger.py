@@ -40,7 +40,7 @@ def record_cost(
         "cache_creation_input_tokens": usage.cache_creation_input_tokens,
         "cache_creation_1h_input_tokens": usage.cache_creation_1h_input_tokens,
         "cache_read_input_tokens": usage.cache_read_input_tokens, "cost_usd": cost,
-        "reserved_usd": reserved, "batch": False, "cache_hit": saved is not None,
+        "reserved_usd": reserved, "batch": response.batched, "cache_hit": saved is not None,
         "saved_usd": saved or Decimal(0), "kind": kind,
         "reservation_id": reservation_id, "requested_at": requested_at,
         "created_at": timezone.now(),

@@ -9,10 +9,12 @@ class CachingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from caching.batches import batch_stage
         from caching.llm_cache import cache_stage
         from caching.metrics import CacheCollector
         from execution.llm import gateway
         from mge_site.prometheus import register_once
 
         gateway.plug("cache", cache_stage)
+        gateway.plug("batch", batch_stage)
         register_once(CacheCollector)

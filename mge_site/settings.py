@@ -340,6 +340,26 @@ MGE_LLM_BACKOFF_MAX_SECONDS = env_decimal(
 # the scheduler probes the provider this often and resumes the plan once it answers.
 MGE_LLM_PROBE_SECONDS = env_int("MGE_LLM_PROBE_SECONDS", 30, minimum=1)
 MGE_LLM_MAX_TOKENS = env_int("MGE_LLM_MAX_TOKENS", 4096, minimum=16)
+# Message Batches (caching.batches): requests of these purposes, not latency-bound, wait up
+# to MGE_LLM_BATCH_TIMEOUT_MS for MGE_LLM_BATCH_SIZE of them and go as one batch, at the
+# batch price; a batch is polled every MGE_LLM_BATCH_POLL_SECONDS and cancelled after
+# MGE_LLM_BATCH_MAX_WAIT_SECONDS (the API expires it after 24 h), its items then asked
+# one by one. Anthropic only: the offline provider has no batches.
+MGE_LLM_BATCH = env_choice("MGE_LLM_BATCH", "on", ("on", "off"))
+MGE_LLM_BATCH_PURPOSES = env_list("MGE_LLM_BATCH_PURPOSES", ["test-generation", "classification"])
+if not set(MGE_LLM_BATCH_PURPOSES) <= {"atom", "test-generation", "classification"}:
+    raise ImproperlyConfigured(
+        "MGE_LLM_BATCH_PURPOSES takes a comma-separated list of atom, test-generation and "
+        "classification."
+    )
+MGE_LLM_BATCH_SIZE = env_int("MGE_LLM_BATCH_SIZE", 10, minimum=1, maximum=100_000)
+MGE_LLM_BATCH_TIMEOUT_MS = env_int("MGE_LLM_BATCH_TIMEOUT_MS", 500, minimum=1)
+MGE_LLM_BATCH_POLL_SECONDS = env_decimal(
+    "MGE_LLM_BATCH_POLL_SECONDS", Decimal(5), minimum=Decimal("0.01")
+)
+MGE_LLM_BATCH_MAX_WAIT_SECONDS = env_int(
+    "MGE_LLM_BATCH_MAX_WAIT_SECONDS", 3600, minimum=1, maximum=24 * 3600
+)
 # The exact LLM response cache (caching.llm_cache): answers kept this long, an answer
 # larger than MGE_LLM_CACHE_MAX_BYTES not kept; a lookup slower than
 # MGE_LLM_CACHE_TIMEOUT_MS goes to the provider (the cache never fails a call). A new

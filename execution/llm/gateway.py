@@ -1,6 +1,6 @@
 """The one door every LLM call of the project goes through, and its guards, in order:
 
-    trace → cache → budget reservation → concurrency slot → provider
+    trace → cache → budget reservation → batch → concurrency slot → provider
 
 Each guard is a stage, `stage(call, next)` (execution.llm.types.Stage): it may answer
 the call itself (a cache hit), refuse it, or pass it on with `next(call)`. The order is
@@ -8,7 +8,9 @@ this module's: apps plug their stage into a named place from their `AppConfig.re
 (`plug("budget", budget_guard)`); a place nobody filled passes the call on. The last two
 are the core's own: the slot of the shared concurrency limit is taken only after the
 budget has reserved (a call waiting for budget holds no slot, a cache hit takes
-neither), and held only while the provider is asked (execution.runtime.concurrency).
+neither), and held only while the provider is asked (execution.runtime.concurrency). A
+call that the batch stage sends in a Message Batch takes no slot either: it is not a
+request against the provider's rate limit; a batch item that fails goes on to the slot.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from execution.runtime.concurrency import (
     slot_stage,
 )
 
-PLUGGABLE = ("trace", "cache", "budget")
+PLUGGABLE = ("trace", "cache", "budget", "batch")
 """The places apps fill, outermost first; then the concurrency slot, then the provider."""
 
 _plugged: dict[str, Stage] = {}

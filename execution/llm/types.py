@@ -24,6 +24,9 @@ class LLMRequest:
     cache: str = "use"
     """The response cache for this call: `use`; `no-cache` (ask the model, keep the answer:
     a regeneration); `no-store` (neither read nor keep)."""
+    batch: bool = False
+    """Not latency-bound: the call may wait in a Message Batch, answered at the batch price
+    (caching.batches; test generation and classification, MGE_LLM_BATCH_PURPOSES)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class LLMResponse:
     placeholder: bool = False
     """Not an answer: the offline provider's stand-in code for a file it has no response
     for. Marked on the atom ("offline placeholder"), never cached."""
+    batched: bool = False
+    """Answered as an item of a Message Batch: billed at the batch price."""
 
 
 TRANSIENT_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})

@@ -35,10 +35,10 @@ def plugged(monkeypatch):
     gateway._built = None
 
 
-def test_the_chain_runs_trace_cache_budget_then_the_slot_then_the_provider(plugged):
-    # The tracing, caching and budget apps plug theirs in.
+def test_the_chain_runs_trace_cache_budget_batch_then_the_slot_then_the_provider(plugged):
+    # The tracing, caching and budget apps plug theirs in (caching the batch stage too).
     assert [place for place, _ in gateway.stages()] == [
-        "trace", "cache", "budget", "concurrency", "provider"
+        "trace", "cache", "budget", "batch", "concurrency", "provider"
     ]  # fmt: skip
     replacement = lambda call, next_stage: next_stage(call)  # noqa: E731
     plugged("trace", replacement)
