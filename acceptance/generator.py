@@ -1,10 +1,12 @@
 """An acceptance test per requirement, written by the LLM through the gateway.
 
-The prompt gives the requirement and the generated files with their public names. The
-answer's code block is syntax-checked (Python `ast`, tree-sitter for TS/JS) before it is
-stored; an invalid answer is retried once with the error, then stored as invalid with the
-reason. When the LLM is unavailable a template test takes its place: it checks only that
-the code the requirement names exists, and says so.
+The prompt gives the masterplan document and the code base — every file with its public
+names, the code of those written — as the shared context of the plan's requests (the
+provider's prompt cache keeps it once), then the requirement. The answer's code block is
+syntax-checked (Python `ast`, tree-sitter for TS/JS) before it is stored; an invalid answer
+is retried once with the error, then stored as invalid with the reason. When the LLM is
+unavailable a template test takes its place: it checks only that the code the requirement
+names exists, and says so.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from acceptance.models import AcceptanceTest, Requirement
 from caching import batches
 from execution import events
 from execution.llm.generation import generate_code, parses
+from execution.llm.prompts import plan_context
 from execution.llm.types import CallRefused, LLMRequest, run_here
 from execution.llm.validation import parse_python
 from execution.models import Atom, MasterPlan
@@ -70,6 +73,8 @@ class SourceFile:
     public_names: list[str]
     spec: str = ""
     """What the atom is to write, for a file not written yet (its names are unknown)."""
+    code: str = ""
+    """The file as written (empty for one not written yet)."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,12 @@ def source_files(masterplan: MasterPlan) -> list[SourceFile]:
     """Every file the plan writes: the public names of those written, the spec of the rest
     (tests are generated after the first wave, and must reach later waves' code too)."""
     return [
-        SourceFile(atom.file_path, atom.language, public_names(atom.language, atom.generated_code))
+        SourceFile(
+            atom.file_path,
+            atom.language,
+            public_names(atom.language, atom.generated_code),
+            code=atom.generated_code,
+        )
         if atom.status == Atom.Status.COMPLETED
         else SourceFile(atom.file_path, atom.language, [], atom.description.strip())
         for atom in masterplan.atoms.order_by("file_path")
@@ -139,16 +149,11 @@ def _import_hint(file: SourceFile) -> str:
     return f"from {module} import …"
 
 
-def test_prompt(
-    masterplan: MasterPlan,
-    requirement: Requirement,
-    framework: str,
-    file_path: str,
-    files: Sequence[SourceFile],
-    previous_errors: Sequence[str] = (),
-) -> str:
-    """The user message. Its first three lines identify the request to offline answerers."""
-    number = requirement.position + 1
+def code_base(files: Sequence[SourceFile]) -> str:
+    """The code base every test of the plan is written against, the same for all of them:
+    the requests' shared context, so the provider's prompt cache holds it once."""
+    if not files:
+        return "## The code base\n\n(no files generated yet)\n"
     listed = "\n".join(
         f"- `{file.path}` ({file.language}): "
         + (f"not written yet, to do: {file.spec}" if file.spec
@@ -156,12 +161,29 @@ def test_prompt(
         + f" — `{_import_hint(file)}`"
         for file in files
     )  # fmt: skip
+    sources = "".join(
+        f"\n### {file.path}\n\n```{file.language}\n{file.code.rstrip()}\n```\n"
+        for file in files
+        if file.code
+    )
+    return f"## The code base\n\n{listed}\n" + (f"\n## Its code\n{sources}" if sources else "")
+
+
+def test_prompt(
+    masterplan: MasterPlan,
+    requirement: Requirement,
+    framework: str,
+    file_path: str,
+    previous_errors: Sequence[str] = (),
+) -> str:
+    """The user message (after the code base, `code_base`). Its first three lines identify
+    the request to offline answerers."""
+    number = requirement.position + 1
     parts = [
         f'Acceptance test for requirement R{number} of masterplan "{masterplan.name}"\n'
         f"Framework: {framework}\nTest file: {file_path}\n",
         f"## The requirement ({requirement.priority.upper()}, line {requirement.source_line})"
         f"\n\n{requirement.text}\n",
-        f"## The code base\n\n{listed or '(no files generated yet)'}\n",
     ]
     if previous_errors:
         parts.append(
@@ -187,16 +209,20 @@ def generate_test(
     file_path = test_file_path(requirement.position + 1, framework)
     language = "typescript" if framework == "vitest" else "python"
 
+    # What each file is to do (the plan) and what it does (its code), for every test alike.
+    shared = plan_context(masterplan.description, with_plan=True) + "\n" + code_base(files)
+
     def request_for(errors: Sequence[str]) -> LLMRequest:
-        prompt = test_prompt(masterplan, requirement, framework, file_path, files, errors)
+        prompt = test_prompt(masterplan, requirement, framework, file_path, errors)
         return LLMRequest(
             model=masterplan.default_model or settings.MGE_MODEL_BY_COMPLEXITY["medium"],
             system=SYSTEM_PROMPTS[framework],
+            shared_context=shared,
             messages=[{"role": "user", "content": prompt}],
             max_tokens=settings.MGE_LLM_MAX_TOKENS,
             purpose="test-generation",
             masterplan_id=str(masterplan.pk),
-            template_version="acceptance-test/1",
+            template_version="acceptance-test/2",
             cache="no-cache" if fresh else "use",
             batch=batches.wanted("test-generation"),
         )

@@ -117,7 +117,7 @@ def estimate_call(masterplan_id: str, holder: Holder | None) -> Estimate:
         input_tokens, input_basis = gateway.get_provider().count_tokens(request), "counted"
     except LLMError as error:
         # The prompt's size in bytes: no token is shorter than a byte.
-        input_tokens = sum(len(text.encode()) for text in _texts(request))
+        input_tokens = sum(len(text.encode()) for text in request.input_texts())
         input_basis = f"bounded by its bytes ({error})"
     outputs = list(
         CostEntry.objects.filter(
@@ -133,7 +133,3 @@ def estimate_call(masterplan_id: str, holder: Holder | None) -> Estimate:
     usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
     cost = min(cost_of(holder.model, usage), holder.worst_usd)
     return Estimate(usage, cost, f"input {input_basis}; output {output_basis}")
-
-
-def _texts(request: LLMRequest) -> list[str]:
-    return [request.system, *(str(message.get("content", "")) for message in request.messages)]

@@ -38,7 +38,7 @@ class BudgetExceeded(CallRefused):
 
 def input_bound(request: LLMRequest) -> int:
     """An upper bound of the input tokens: a token covers at least one byte of text."""
-    texts = [request.system, *(str(message.get("content", "")) for message in request.messages)]
+    texts = request.input_texts()
     return sum(len(text.encode("utf-8")) + _FRAMING_TOKENS for text in texts)
 
 

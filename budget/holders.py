@@ -20,6 +20,7 @@ class Holder:
     requested_at: float
     """Epoch seconds when the reservation was taken (the call went out just after)."""
     system: str = ""
+    shared_context: str = ""
     messages: tuple[dict[str, str], ...] = ()
     purpose: str = "atom"
     atom_id: str | None = None
@@ -29,7 +30,8 @@ class Holder:
     def of(cls, request: LLMRequest, worst: Decimal) -> Holder:
         return cls(
             model=request.model, max_tokens=request.max_tokens, worst_usd=worst,
-            requested_at=time.time(), system=request.system, messages=tuple(request.messages),
+            requested_at=time.time(), system=request.system,
+            shared_context=request.shared_context, messages=tuple(request.messages),
             purpose=request.purpose, atom_id=request.atom_id, wave_id=request.wave_id,
         )  # fmt: skip
 
@@ -52,7 +54,8 @@ class Holder:
 
     def request(self, masterplan_id: str) -> LLMRequest:
         return LLMRequest(
-            model=self.model, system=self.system, messages=list(self.messages),
+            model=self.model, system=self.system, shared_context=self.shared_context,
+            messages=list(self.messages),
             max_tokens=self.max_tokens, purpose=self.purpose, masterplan_id=masterplan_id,
             atom_id=self.atom_id, wave_id=self.wave_id,
         )  # fmt: skip

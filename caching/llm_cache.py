@@ -53,6 +53,7 @@ def cache_key(request: LLMRequest, provider: str) -> str:
         ),
         "model": request.model,
         "system": request.system,
+        "shared_context": request.shared_context,
         "messages": request.messages,
         "max_tokens": request.max_tokens,
         "template": request.template_version,

@@ -369,6 +369,12 @@ MGE_LLM_CACHE_TTL_SECONDS = env_int("MGE_LLM_CACHE_TTL_SECONDS", 86400, minimum=
 MGE_LLM_CACHE_MAX_BYTES = env_int("MGE_LLM_CACHE_MAX_BYTES", 1024 * 1024, minimum=1024)
 MGE_LLM_CACHE_TIMEOUT_MS = env_int("MGE_LLM_CACHE_TIMEOUT_MS", 50, minimum=1)
 MGE_LLM_CACHE_NAMESPACE = env_str("MGE_LLM_CACHE_NAMESPACE", "default")
+# Provider prompt caching (execution.llm.prompt_cache): a request's stable prefix (the
+# system prompt and the plan's shared context) is marked for the provider's cache, kept
+# 5 minutes from its last read ("5m") or an hour ("1h": for plans whose calls are further
+# apart, e.g. tests generated in batches); only a prefix long enough for the model to cache.
+MGE_PROMPT_CACHE = env_choice("MGE_PROMPT_CACHE", "on", ("on", "off"))
+MGE_PROMPT_CACHE_TTL = env_choice("MGE_PROMPT_CACHE_TTL", "5m", ("5m", "1h"))
 MGE_OFFLINE_LATENCY_MS = env_int("MGE_OFFLINE_LATENCY_MS", 400, minimum=0)
 MGE_OFFLINE_RESPONSES_DIR = BASE_DIR / "examples" / "responses"
 # LLM calls in flight across every worker (execution.runtime.concurrency): where the shared limit

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.db.models import Prefetch
 
 from execution.document.format import (
@@ -66,7 +68,7 @@ def export_masterplan(masterplan: MasterPlan) -> str:
             masterplan.description
         ).front_matter_requirements,
     )
-    prose = strip_plan_section(_body_of(masterplan.description))
+    prose = strip_plan_section(body_of(masterplan.description))
     return render_masterplan(document, prose)
 
 
@@ -90,7 +92,14 @@ def _task_spec(task: Task) -> TaskSpec:
     )
 
 
-def _body_of(document_text: str) -> str:
+@functools.lru_cache(maxsize=64)
+def plan_overview(document_text: str) -> str:
+    """What every atom of a plan shares: its document's prose (the overview, the
+    requirements), without the front matter and the plan section (each atom has its spec)."""
+    return strip_plan_section(body_of(document_text)).strip()
+
+
+def body_of(document_text: str) -> str:
     """The markdown after the front matter of an imported (hence valid) document."""
     lines = document_text.replace("\r\n", "\n").lstrip("\ufeff").split("\n")
     closing = next(index for index in range(1, len(lines)) if lines[index].strip() == "---")

@@ -10,6 +10,7 @@ import anthropic
 from anthropic.types import Message
 from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
 
+from execution.llm.prompt_cache import system_param
 from execution.llm.types import LLMError, LLMRequest, LLMResponse, Usage
 
 
@@ -57,7 +58,7 @@ class AnthropicProvider:
         return {
             "model": request.model,
             "max_tokens": request.max_tokens,
-            "system": request.system,
+            "system": system_param(request),  # type: ignore[typeddict-item]
             "messages": request.messages,  # type: ignore[typeddict-item]
         }
 
@@ -70,7 +71,7 @@ class AnthropicProvider:
                 self.client.with_options(timeout=10, max_retries=1)
                 .messages.count_tokens(
                     model=request.model,
-                    system=request.system,
+                    system=system_param(request),  # type: ignore[arg-type]
                     messages=request.messages,  # type: ignore[arg-type]
                 )
                 .input_tokens

@@ -221,7 +221,7 @@ class OfflineProvider:
         self.latency_seconds = latency_seconds
 
     def count_tokens(self, request: LLMRequest) -> int:
-        return input_tokens_of(request.system, request.messages)
+        return input_tokens_of(request.system + request.shared_context, request.messages)
 
     def probe(self, model: str) -> None:
         """Always up: the answers are on disk."""
@@ -229,7 +229,7 @@ class OfflineProvider:
     def complete(self, request: LLMRequest) -> LLMResponse:
         started = time.perf_counter()
         text, usage, placeholder = self.responder.answer_with_origin(
-            request.system, request.messages
+            request.system + request.shared_context, request.messages
         )
         time.sleep(self.latency_seconds)
         return LLMResponse(

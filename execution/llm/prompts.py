@@ -6,7 +6,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-ATOM_PROMPT_VERSION = "atom/1"
+from execution.document.export import body_of, plan_overview
+
+ATOM_PROMPT_VERSION = "atom/2"
 """Raise it when the atom prompt's wording changes: cached answers to the old one stop
 being used (caching.llm_cache keys on it)."""
 
@@ -44,6 +46,13 @@ class ContextFile:
 
 class NoCodeBlock(ValueError):
     pass
+
+
+def plan_context(document_text: str, *, with_plan: bool = False) -> str:
+    """The context every request of a plan's kind shares (their shared context): the
+    document's overview and requirements, and (`with_plan`) the plan of every file."""
+    text = body_of(document_text).strip() if with_plan else plan_overview(document_text)
+    return f"## The masterplan\n\n{text}\n"
 
 
 def atom_prompt(

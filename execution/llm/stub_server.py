@@ -39,6 +39,7 @@ from execution.llm.offline import (
     input_tokens_of,
 )
 from execution.llm.stub_batches import BatchRefused, StubBatches
+from execution.llm.stub_prompt_cache import StubPromptCache, system_text
 from execution.llm.types import LLMError, Usage
 
 _BATCH_PATH = re.compile(r"/v1/messages/batches/(msgbatch_\w+)(/results|/cancel)?")
@@ -138,6 +139,7 @@ class StubServer:
         self._lock = threading.Lock()
         self._scheduled: deque[int] = deque()
         self.batches = StubBatches(self)
+        self.prompt_cache = StubPromptCache()
         self._httpd = _Server((host, port), _Handler)
         self._httpd.stub = self
         self._thread: threading.Thread | None = None
@@ -164,6 +166,7 @@ class StubServer:
             self.stats = StubStats()
             self._scheduled = deque()
             self.batches = StubBatches(self)
+        self.prompt_cache.clear()
 
     def start(self) -> StubServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
@@ -269,9 +272,7 @@ class StubServer:
         messages = body.get("messages")
         if not isinstance(messages, list) or not body.get("model"):
             return _error(400, "model and messages are required")[:2]
-        system = body.get("system") or ""
-        return 200, {"input_tokens": input_tokens_of(system if isinstance(system, str) else "",
-                                                     messages)}  # fmt: skip
+        return 200, {"input_tokens": input_tokens_of(system_text(body.get("system")), messages)}
 
     def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Status, JSON body and extra headers for one Messages API request."""
@@ -305,20 +306,21 @@ class StubServer:
             )
         else:
             try:
-                text, usage = self.responder.answer(
-                    system if isinstance(system, str) else "", messages
-                )
+                text, usage = self.responder.answer(system_text(system), messages)
             except LLMError as error:  # nothing stored for it: a final 400, as the API answers
                 return _error(error.status_code or 400, str(error))
             if text_override is not None:
                 text = text_override
         cache = self.config.cache_tokens
-        usage = dataclasses.replace(
-            usage,
-            cache_creation_input_tokens=cache.get("write_5m", 0) + cache.get("write_1h", 0),
-            cache_creation_1h_input_tokens=cache.get("write_1h", 0),
-            cache_read_input_tokens=cache.get("read", 0),
-        )
+        if cache:  # configured figures, whatever the request marked
+            usage = dataclasses.replace(
+                usage,
+                cache_creation_input_tokens=cache.get("write_5m", 0) + cache.get("write_1h", 0),
+                cache_creation_1h_input_tokens=cache.get("write_1h", 0),
+                cache_read_input_tokens=cache.get("read", 0),
+            )
+        else:
+            usage = self.prompt_cache.apply(body, usage)
         return (
             200,
             {

@@ -19,6 +19,10 @@ class LLMRequest:
     masterplan_id: str | None = None
     atom_id: str | None = None
     wave_id: str | None = None
+    shared_context: str = ""
+    """What the plan's requests share after the system prompt (its overview, the code base
+    a test is written against): sent before the messages, for the provider's prompt cache
+    (execution.llm.prompt_cache)."""
     template_version: str = ""
     """The prompt template's version: a new one must not be answered from the cache."""
     cache: str = "use"
@@ -27,6 +31,14 @@ class LLMRequest:
     batch: bool = False
     """Not latency-bound: the call may wait in a Message Batch, answered at the batch price
     (caching.batches; test generation and classification, MGE_LLM_BATCH_PURPOSES)."""
+
+    def input_texts(self) -> list[str]:
+        """Every text the provider bills as input tokens."""
+        return [
+            self.system,
+            self.shared_context,
+            *(str(message.get("content", "")) for message in self.messages),
+        ]
 
 
 @dataclass(frozen=True)

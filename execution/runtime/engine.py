@@ -30,7 +30,13 @@ from django.utils import timezone
 
 from execution import events
 from execution.llm.generation import Generated, generate_code, passes_l1
-from execution.llm.prompts import ATOM_PROMPT_VERSION, SYSTEM_PROMPTS, ContextFile, atom_prompt
+from execution.llm.prompts import (
+    ATOM_PROMPT_VERSION,
+    SYSTEM_PROMPTS,
+    ContextFile,
+    atom_prompt,
+    plan_context,
+)
 from execution.llm.types import CallRefused, LLMRequest
 from execution.models import Atom, AtomDependency, MasterPlan, Wave
 from execution.runtime import lifecycle
@@ -230,6 +236,7 @@ def _count_provider_retry(atom_id: uuid.UUID, count: int) -> None:
 
 def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str:
     started = time.perf_counter()
+    shared = plan_context(atom.masterplan.description)
 
     def request_for(errors: Sequence[str]) -> LLMRequest:
         prompt = atom_prompt(
@@ -240,6 +247,7 @@ def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str
         return LLMRequest(
             model=atom.model_name,
             system=SYSTEM_PROMPTS[atom.language],
+            shared_context=shared,
             messages=[{"role": "user", "content": prompt}],
             max_tokens=settings.MGE_LLM_MAX_TOKENS,
             masterplan_id=str(atom.masterplan_id),
