@@ -95,7 +95,7 @@ def budget_guard(call: Call, next_stage: Next) -> LLMResponse:
 def settle_late(
     masterplan_id: MasterPlanId, reservation_id: str, response: LLMResponse, cost: Decimal
 ) -> None:
-    change = correct_estimate(reservation_id, response.usage, cost)
+    change = correct_estimate(reservation_id, response.usage, cost, batch=response.batched)
     if change:
         BudgetCounters().add_spent(masterplan_id, change)
 

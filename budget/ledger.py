@@ -68,10 +68,13 @@ def record_cache_hit(request: LLMRequest, saved: Decimal) -> None:
                 f"cache-{uuid.uuid4().hex}", saved=saved)  # fmt: skip
 
 
-def correct_estimate(reservation_id: str, usage: Usage, cost: Decimal) -> Decimal | None:
+def correct_estimate(
+    reservation_id: str, usage: Usage, cost: Decimal, *, batch: bool = False
+) -> Decimal | None:
     """An estimated entry gets the call's true usage and cost (a late answer of a worker
-    thought dead, or the provider's usage report); returns how much the cost changed, or
-    None when no estimated entry has that reservation (it was settled for real)."""
+    thought dead or of a long Message Batch, or the provider's usage report); returns how
+    much the cost changed, or None when no estimated entry has that reservation (it was
+    settled for real)."""
     with transaction.atomic():
         entry = (
             CostEntry.objects.select_for_update()
@@ -85,6 +88,6 @@ def correct_estimate(reservation_id: str, usage: Usage, cost: Decimal) -> Decima
         entry.cache_creation_input_tokens = usage.cache_creation_input_tokens
         entry.cache_creation_1h_input_tokens = usage.cache_creation_1h_input_tokens
         entry.cache_read_input_tokens = usage.cache_read_input_tokens
-        entry.cost_usd, entry.kind = cost, CostEntry.Kind.SETTLED
+        entry.cost_usd, entry.kind, entry.batch = cost, CostEntry.Kind.SETTLED, batch
         entry.save()
     return change

@@ -4,6 +4,7 @@ ledger at the batch price, and acceptance tests generated in batches."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -12,11 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from acceptance.generator import generate_tests
 from acceptance.models import AcceptanceTest
+from budget.abandoned import settle_expired
 from budget.models import CostEntry
-from conftest import billed_usd
+from conftest import billed_usd, engine_db
 from execution import events
 from execution.llm import gateway
 from execution.llm.types import LLMRequest, LLMResponse
@@ -205,3 +208,32 @@ def test_the_classification_of_unclear_requirements_goes_in_a_batch(batching, im
     assert batching.stats.batch_sizes == [1] and batching.stats.requests == 0
     entry = CostEntry.objects.get(masterplan=masterplan, purpose="classification")
     assert entry.batch and entry.cost_usd == hand_priced_batch_cost(entry)
+
+
+@engine_db
+def test_a_batch_that_outlives_its_reservation_corrects_the_estimate_at_the_batch_price(
+    batching, settings, imported
+):
+    settings.MGE_BUDGET_RESERVATION_TTL_SECONDS = 1
+    settings.MGE_LLM_BATCH_TIMEOUT_MS = 10
+    batching.configure(batch_processing_seconds=2.5)
+    masterplan = imported("slugkit")
+    request = dataclasses.replace(question(1), masterplan_id=str(masterplan.pk))
+
+    def ask() -> LLMResponse:
+        try:
+            return gateway.complete(request)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(ask)
+        time.sleep(1.5)
+        # Its reservation lapsed while the batch ran: charged at an estimate meanwhile.
+        assert settle_expired() == 1
+        estimated = CostEntry.objects.get(masterplan=masterplan)
+        assert estimated.kind == CostEntry.Kind.ESTIMATED and not estimated.batch
+        response = answer.result()
+    entry = CostEntry.objects.get(masterplan=masterplan)
+    assert entry.kind == CostEntry.Kind.SETTLED and entry.batch and response.batched
+    assert entry.cost_usd == hand_priced_batch_cost(entry) == response.cost_usd
