@@ -59,19 +59,22 @@ Outcome = LLMResponse | Fallback
 def wanted(purpose: str) -> bool:
     """Whether requests for this purpose go through Message Batches here (callers mark
     their requests `batch` with it, and may then send them concurrently to fill one)."""
-    return (
-        settings.MGE_LLM_BATCH == "on"
-        and purpose in settings.MGE_LLM_BATCH_PURPOSES
-        and isinstance(get_provider(), AnthropicProvider)
-    )
+    return purpose in settings.MGE_LLM_BATCH_PURPOSES and _batching_provider() is not None
+
+
+def _batching_provider() -> AnthropicProvider | None:
+    """The provider that batches go to: Anthropic's, when MGE_LLM_BATCH is on (the offline
+    provider has no batches)."""
+    provider = get_provider()
+    if settings.MGE_LLM_BATCH == "on" and isinstance(provider, AnthropicProvider):
+        return provider
+    return None
 
 
 def batch_stage(call: Call, next_stage: Next) -> LLMResponse:
     request = call.request
-    provider = get_provider()
-    if not (
-        request.batch and settings.MGE_LLM_BATCH == "on" and isinstance(provider, AnthropicProvider)
-    ):
+    provider = _batching_provider() if request.batch else None
+    if provider is None:
         return next_stage(call)
     # The wait may be long: a slot the caller took ahead goes back, as for the budget's.
     call.before_wait()
