@@ -76,7 +76,7 @@ def cache_stage(call: Call, next_stage: Next) -> LLMResponse:
         if hit is not None:
             saved = hit.cost_usd or Decimal(0)
             events.emit("cache_hit", cache="llm_response", key=key, saved_usd=str(saved))
-            counters.count(KIND, request.masterplan_id, hits=1, saved_micros=counters.micros(saved))
+            counters.hit(KIND, request.masterplan_id, key, saved_micros=counters.micros(saved))
             if request.masterplan_id is not None:
                 call.run_db(record_cache_hit, request, saved)
             return LLMResponse(
@@ -140,6 +140,7 @@ def store(key: str, response: LLMResponse, request: LLMRequest) -> None:
             counters.add_to(pipe, KIND, request.masterplan_id, {"too_large": 1})
         elif response.stop_reason != "max_tokens" and not response.placeholder:
             pipe.set(key, value, ex=ttl)
+            counters.label_to(pipe, KIND, key, counters.llm_label(request), ttl)
             if request.masterplan_id is not None:
                 pipe.sadd(_plan_index(request.masterplan_id), key)
                 pipe.expire(_plan_index(request.masterplan_id), ttl)
