@@ -10,6 +10,7 @@ from django.conf import settings
 from rq import cron
 
 from budget.tasks import settle_expired_reservations
+from caching.tasks import snapshot_cache_stats
 from execution.runtime.concurrency import adjust_limit, sample_concurrency
 from execution.runtime.maintenance import remove_orphan_workspaces
 from execution.tasks import probe_provider, release_stale_atoms, requeue_lost_checks
@@ -25,3 +26,4 @@ cron.register(settle_expired_reservations, queue_name="default", interval=30)
 cron.register(requeue_lost_checks, queue_name="default", interval=60)
 cron.register(remove_orphan_workspaces, queue_name="default", interval=3600)
 cron.register(prune_old_traces, queue_name="default", interval=3600)
+cron.register(snapshot_cache_stats, queue_name="default", interval=60)
