@@ -22,7 +22,7 @@ from budget.api import (
     ConfirmationCodeView,
     OverrideView,
 )
-from caching.api import CacheStatsView
+from caching.api import CacheSeriesView, CacheStatsView, CacheTopKeysView
 from execution.api.dependencies import DependencyGraphView
 from execution.api.masterplans import (
     AtomViewSet,
@@ -103,6 +103,8 @@ urlpatterns = [
         name="testing-gate-status",
     ),
     path("caching/stats", CacheStatsView.as_view(), name="caching-stats"),
+    path("caching/series", CacheSeriesView.as_view(), name="caching-series"),
+    path("caching/top-keys", CacheTopKeysView.as_view(), name="caching-top-keys"),
     path(
         "dependency/graph/<uuid:masterplan_id>",
         DependencyGraphView.as_view(),

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("budget.urls")),
     path("", include("acceptance.urls")),
     path("", include("tracing.pages.urls")),
+    path("", include("caching.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
