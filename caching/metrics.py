@@ -9,19 +9,30 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
-from caching.counters import stats
+from caching.counters import all_stats
+
+NAMES = {
+    "llm_response": ("llm_cache", "LLM calls"),
+    "retrieval": ("rag_cache", "Atom context retrievals"),
+}
+"""A kind's metric prefix (the seed's names) and what it counts."""
 
 
 class CacheCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         try:
-            figures = stats("llm_response")
+            figures = all_stats()
         except RedisError:
             return
-        hits = CounterMetricFamily("llm_cache_hits", "LLM calls answered from the cache")
-        hits.add_metric([], figures["hits"])
-        misses = CounterMetricFamily("llm_cache_misses", "LLM calls the cache could not answer")
-        misses.add_metric([], figures["misses"])
-        rate = GaugeMetricFamily("v2_cache_hit_rate", "Hits / (hits + misses) of the LLM cache")
-        rate.add_metric([], figures["hit_rate"] or 0.0)
-        yield from (hits, misses, rate)
+        for kind, (prefix, what) in NAMES.items():
+            hits = CounterMetricFamily(f"{prefix}_hits", f"{what} answered from the cache")
+            hits.add_metric([], figures[kind]["hits"])
+            misses = CounterMetricFamily(f"{prefix}_misses", f"{what} the cache could not answer")
+            misses.add_metric([], figures[kind]["misses"])
+            yield from (hits, misses)
+        # Unlabelled, all kinds together: the rate the MGE_V2_Cache_Low alert watches.
+        rate = GaugeMetricFamily(
+            "v2_cache_hit_rate", "Hits / (hits + misses) of every cache together, since counted"
+        )
+        rate.add_metric([], figures["combined"]["hit_rate"] or 0.0)
+        yield rate
