@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from caching.snapshots import Interval
+from caching.snapshots import COMBINED, Interval
 from execution.pages.charts import Chart, Tick
 
 WIDTH, LEFT, RIGHT, TOP, PLOT_HEIGHT, BOTTOM = 720, 64, 16, 12, 200, 26
@@ -47,10 +47,11 @@ class HitRateChart:
 def hit_rate_chart(
     series: dict[str, list[Interval]], start: dt.datetime, end: dt.datetime
 ) -> HitRateChart | None:
-    """A line per kind through each interval's rate, at the interval's end; y 0–100 %. None
-    when no interval had a request."""
+    """A line per kind through each interval's rate, at the interval's end; y 0–100 %, x from
+    the first snapshot (or `start`, if later) to `end`. None when no interval had a request."""
     if not any(interval.requests for intervals in series.values() for interval in intervals):
         return None
+    start = max(start, min(intervals[0].start for intervals in series.values() if intervals))
     first, span = start.timestamp(), max((end - start).total_seconds(), 60.0)
     plot_width = WIDTH - LEFT - RIGHT
 
@@ -61,7 +62,8 @@ def hit_rate_chart(
         return TOP + PLOT_HEIGHT - rate * PLOT_HEIGHT
 
     lines = []
-    for kind, intervals in series.items():
+    # The combined line first: each kind's own line is drawn over it.
+    for kind, intervals in sorted(series.items(), key=lambda item: item[0] != COMBINED):
         segments: list[list[str]] = [[]]
         for interval in intervals:
             if interval.hit_rate is None:
