@@ -347,9 +347,10 @@ MGE_LLM_MAX_TOKENS = env_int("MGE_LLM_MAX_TOKENS", 4096, minimum=16)
 # one by one. Anthropic only: the offline provider has no batches.
 MGE_LLM_BATCH = env_choice("MGE_LLM_BATCH", "on", ("on", "off"))
 MGE_LLM_BATCH_PURPOSES = env_list("MGE_LLM_BATCH_PURPOSES", ["test-generation", "classification"])
-if not set(MGE_LLM_BATCH_PURPOSES) <= {"atom", "test-generation", "classification"}:
+# Atoms are not among them: the engine does not mark its requests (an atom waits for them).
+if not set(MGE_LLM_BATCH_PURPOSES) <= {"test-generation", "classification"}:
     raise ImproperlyConfigured(
-        "MGE_LLM_BATCH_PURPOSES takes a comma-separated list of atom, test-generation and "
+        "MGE_LLM_BATCH_PURPOSES takes a comma-separated list of test-generation and "
         "classification."
     )
 MGE_LLM_BATCH_SIZE = env_int("MGE_LLM_BATCH_SIZE", 10, minimum=1, maximum=100_000)
