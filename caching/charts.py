@@ -7,11 +7,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from caching.snapshots import COMBINED, Interval
-from execution.pages.charts import Chart, Tick
+from execution.pages.charts import Chart, Tick, TitledAxes
 
 WIDTH, LEFT, RIGHT, TOP, PLOT_HEIGHT, BOTTOM = 720, 64, 16, 12, 200, 26
-TITLE = 18
-"""Room under the tick labels for the x axis's title."""
 TICK_STEPS = [60 * minutes for minutes in (1, 5, 15, 30, 60, 180, 360, 720, 1440)]
 MAX_TICKS = 8
 
@@ -25,23 +23,11 @@ class Line:
 
 
 @dataclass(frozen=True)
-class HitRateChart:
+class HitRateChart(TitledAxes):
     axes: Chart
     lines: list[Line]
     x_title: str
     y_title: str = "cache hit rate per interval (%)"
-
-    @property
-    def height(self) -> int:
-        return self.axes.height + TITLE
-
-    @property
-    def x_title_at(self) -> float:
-        return (self.axes.plot_left + self.axes.plot_right) / 2
-
-    @property
-    def y_title_at(self) -> float:
-        return (self.axes.plot_top + self.axes.plot_bottom) / 2
 
 
 def hit_rate_chart(

@@ -30,6 +30,29 @@ class Chart:
     plot_bottom: int = HEIGHT - BOTTOM
 
 
+AXIS_TITLE = 18
+"""Room under the tick labels for the x axis's title."""
+
+
+class TitledAxes:
+    """A chart with a title on each axis: its height with the x title's room, and where
+    the titles go (the subclass, a dataclass, has `axes`)."""
+
+    axes: Chart
+
+    @property
+    def height(self) -> int:
+        return self.axes.height + AXIS_TITLE
+
+    @property
+    def x_title_at(self) -> float:
+        return (self.axes.plot_left + self.axes.plot_right) / 2
+
+    @property
+    def y_title_at(self) -> float:
+        return (self.axes.plot_top + self.axes.plot_bottom) / 2
+
+
 def _nice_ceiling(value: float) -> int:
     """The smallest of 1, 2, 5 × 10^k at or above `value` (a readable axis top)."""
     if value <= 1:

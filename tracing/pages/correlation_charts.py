@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from execution.pages.charts import Chart, Tick
+from execution.pages.charts import Chart, Tick, TitledAxes
 from tracing.correlations import (
     COMPLEXITIES,
     HeatCell,
@@ -21,29 +21,15 @@ from tracing.correlations import (
 
 WIDTH, LEFT, RIGHT, TOP, BOTTOM = 720, 64, 16, 12, 26
 PLOT_HEIGHT = 200
-TITLE = 18
-"""Room under the tick labels for the x axis's title."""
 
 BUCKET_LABELS = {"second": "%H:%M:%S", "minute": "%H:%M", "hour": "%d %b %H:00", "day": "%d %b"}
 
 
 @dataclass(frozen=True)
-class Figure:
+class Figure(TitledAxes):
     axes: Chart
     x_title: str
     y_title: str
-
-    @property
-    def height(self) -> int:
-        return self.axes.height + TITLE
-
-    @property
-    def x_title_at(self) -> float:
-        return (self.axes.plot_left + self.axes.plot_right) / 2
-
-    @property
-    def y_title_at(self) -> float:
-        return (self.axes.plot_top + self.axes.plot_bottom) / 2
 
 
 def _axes(x_ticks: list[Tick], y_ticks: list[Tick], plot_height: int = PLOT_HEIGHT) -> Chart:
