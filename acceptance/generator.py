@@ -1,8 +1,8 @@
 """An acceptance test per requirement, written by the LLM through the gateway.
 
-The prompt gives the masterplan document and the code base — every file with its public
-names, the code of those written — as the shared context of the plan's requests (the
-provider's prompt cache keeps it once), then the requirement. The answer's code block is
+The prompt gives the masterplan's overview and the code base — every file with its public
+names — as the shared context of the plan's requests (the provider's prompt cache keeps it
+once), then the requirement and the code of the files it names. The answer's code block is
 syntax-checked (Python `ast`, tree-sitter for TS/JS) before it is stored; an invalid answer
 is retried once with the error, then stored as invalid with the reason. When the LLM is
 unavailable a template test takes its place: it checks only that the code the requirement
@@ -11,7 +11,6 @@ names exists, and says so.
 
 from __future__ import annotations
 
-import ast
 import contextvars
 import logging
 import queue
@@ -25,13 +24,14 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import connection, transaction
 
+from acceptance.instructions import SYSTEM_PROMPTS
 from acceptance.models import AcceptanceTest, Requirement
 from caching import batches
 from execution import events
+from execution.context.names import JS_LANGUAGES, public_names
 from execution.llm.generation import generate_code, parses
 from execution.llm.prompts import plan_context
 from execution.llm.types import CallRefused, LLMRequest, run_here
-from execution.llm.validation import parse_python
 from execution.models import Atom, MasterPlan
 
 if TYPE_CHECKING:
@@ -40,30 +40,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 2
-JS_LANGUAGES = {"typescript", "javascript"}
-_TS_EXPORT = re.compile(
-    r"^export\s+(?:default\s+)?(?:declare\s+)?(?:abstract\s+)?(?:async\s+)?"
-    r"(?:function\*?|class|const|let|var|interface|type|enum)\s+([A-Za-z_$][\w$]*)",
-    re.MULTILINE,
-)
 _WORD = re.compile(r"[A-Za-z_$][\w$]*")
-
-SYSTEM_PROMPTS = {
-    "pytest": (
-        "You write one pytest acceptance test file that checks one requirement of a code "
-        "base against its real code: import the modules you are shown (the workspace root "
-        "is on sys.path) and assert what the requirement says, edge cases included. No "
-        "network, no files outside tmp_path, standard library and pytest only. Answer with "
-        "the complete file in one ```python code block and nothing else."
-    ),
-    "vitest": (
-        "You write one Vitest acceptance test file (TypeScript, `import { describe, it, "
-        'expect } from "vitest"`) that checks one requirement of a code base against its '
-        "real code: import the files you are shown by the relative paths given and assert "
-        "what the requirement says, edge cases included. No network, no other packages. "
-        "Answer with the complete file in one ```typescript code block and nothing else."
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -88,23 +65,6 @@ class GeneratedTest:
     attempts: int
 
 
-def public_names(language: str, code: str) -> list[str]:
-    """The names another module can import from this file."""
-    if language in JS_LANGUAGES:
-        return list(dict.fromkeys(_TS_EXPORT.findall(code)))
-    try:
-        tree = parse_python(code)
-    except SyntaxError:
-        return []
-    names = []
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.append(node.name)
-        elif isinstance(node, ast.Assign):
-            names += [target.id for target in node.targets if isinstance(target, ast.Name)]
-    return [name for name in names if not name.startswith("_")]
-
-
 def source_files(masterplan: MasterPlan) -> list[SourceFile]:
     """Every file the plan writes: the public names of those written, the spec of the rest
     (tests are generated after the first wave, and must reach later waves' code too)."""
@@ -121,17 +81,22 @@ def source_files(masterplan: MasterPlan) -> list[SourceFile]:
     ]
 
 
+def named_files(requirement_text: str, files: Sequence[SourceFile]) -> list[SourceFile]:
+    """The files a requirement names (a public name, a folder or the file's name); all of
+    them when it names none."""
+    words = set(_WORD.findall(requirement_text))
+    named = [
+        file for file in files
+        if words & set(file.public_names) or words & set(PurePosixPath(file.path).parts[:-1])
+        or PurePosixPath(file.path).stem in words
+    ]  # fmt: skip
+    return named or list(files)
+
+
 def framework_for(requirement_text: str, files: Sequence[SourceFile]) -> str:
     """Vitest when the code the requirement names is all TS/JS, else pytest; a requirement
     naming no file or public name follows the plan's files as a whole."""
-    words = set(_WORD.findall(requirement_text))
-    named = {
-        file.language
-        for file in files
-        if words & set(file.public_names) or words & set(PurePosixPath(file.path).parts[:-1])
-        or PurePosixPath(file.path).stem in words
-    }  # fmt: skip
-    languages = named or {file.language for file in files}
+    languages = {file.language for file in named_files(requirement_text, files)}
     return "vitest" if languages and languages <= JS_LANGUAGES else "pytest"
 
 
@@ -150,23 +115,29 @@ def _import_hint(file: SourceFile) -> str:
 
 
 def code_base(files: Sequence[SourceFile]) -> str:
-    """The code base every test of the plan is written against, the same for all of them:
-    the requests' shared context, so the provider's prompt cache holds it once."""
+    """The code base as every test of the plan sees it, the same for all of them: each
+    file, its public names and how to import them. With the masterplan's overview it is
+    the requests' shared context (what a file is to do is told where a test needs it)."""
     if not files:
         return "## The code base\n\n(no files generated yet)\n"
     listed = "\n".join(
         f"- `{file.path}` ({file.language}): "
-        + (f"not written yet, to do: {file.spec}" if file.spec
-           else ", ".join(file.public_names) or "no public names")
+        + ("not written yet" if file.spec else ", ".join(file.public_names) or "no public names")
         + f" — `{_import_hint(file)}`"
         for file in files
-    )  # fmt: skip
-    sources = "".join(
-        f"\n### {file.path}\n\n```{file.language}\n{file.code.rstrip()}\n```\n"
-        for file in files
-        if file.code
     )
-    return f"## The code base\n\n{listed}\n" + (f"\n## Its code\n{sources}" if sources else "")
+    return f"## The code base\n\n{listed}\n"
+
+
+def files_told(files: Sequence[SourceFile]) -> str:
+    """The code of the files a requirement is about, or what one not written yet is to do."""
+    told = "".join(
+        f"\n### {file.path}\n\n"
+        + (f"Not written yet; it is to: {file.spec}\n" if file.spec
+           else f"```{file.language}\n{file.code.rstrip()}\n```\n")
+        for file in files
+    )  # fmt: skip
+    return f"## The code it is about\n{told}" if told else ""
 
 
 def test_prompt(
@@ -174,6 +145,7 @@ def test_prompt(
     requirement: Requirement,
     framework: str,
     file_path: str,
+    files: Sequence[SourceFile],
     previous_errors: Sequence[str] = (),
 ) -> str:
     """The user message (after the code base, `code_base`). Its first three lines identify
@@ -184,6 +156,7 @@ def test_prompt(
         f"Framework: {framework}\nTest file: {file_path}\n",
         f"## The requirement ({requirement.priority.upper()}, line {requirement.source_line})"
         f"\n\n{requirement.text}\n",
+        files_told(named_files(requirement.text, files)),
     ]
     if previous_errors:
         parts.append(
@@ -209,11 +182,12 @@ def generate_test(
     file_path = test_file_path(requirement.position + 1, framework)
     language = "typescript" if framework == "vitest" else "python"
 
-    # What each file is to do (the plan) and what it does (its code), for every test alike.
-    shared = plan_context(masterplan.description, with_plan=True) + "\n" + code_base(files)
+    # The same for every test of the plan; the code a requirement is about follows in its
+    # own message, so a file rewritten changes the prompts of the tests of that file only.
+    shared = plan_context(masterplan.description) + "\n" + code_base(files)
 
     def request_for(errors: Sequence[str]) -> LLMRequest:
-        prompt = test_prompt(masterplan, requirement, framework, file_path, errors)
+        prompt = test_prompt(masterplan, requirement, framework, file_path, files, errors)
         return LLMRequest(
             model=masterplan.default_model or settings.MGE_MODEL_BY_COMPLEXITY["medium"],
             system=SYSTEM_PROMPTS[framework],

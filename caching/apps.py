@@ -12,9 +12,12 @@ class CachingConfig(AppConfig):
         from caching.batches import batch_stage
         from caching.llm_cache import cache_stage
         from caching.metrics import CacheCollector
+        from caching.retrieval import RedisRetrievalCache
+        from execution.context import build
         from execution.llm import gateway
         from mge_site.prometheus import register_once
 
         gateway.plug("cache", cache_stage)
         gateway.plug("batch", batch_stage)
+        build.plug_cache(RedisRetrievalCache())
         register_once(CacheCollector)

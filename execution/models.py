@@ -236,6 +236,11 @@ class Atom(models.Model):
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
     execution_time_seconds = models.FloatField(null=True, blank=True)
+    context_score = models.FloatField(
+        null=True, blank=True,
+        help_text="Share of its declared dependencies and referenced names its prompt's "
+        "context held, when it last ran (execution.context).",
+    )  # fmt: skip
     lease_expires_at = models.DateTimeField(
         null=True, blank=True, help_text="A running atom whose lease lapses is run again."
     )
@@ -335,3 +340,30 @@ class WaveCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.check_name} after wave {self.wave.number}: {self.state}"
+
+
+class ContextChunk(models.Model):
+    """A piece of a plan's corpus for an atom's context: another atom's spec (the plan part
+    of the document) or a written file. Indexed for full-text search (execution.context)."""
+
+    class Kind(models.TextChoices):
+        SPEC = "spec"
+        FILE = "file"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    masterplan = models.ForeignKey(MasterPlan, on_delete=models.CASCADE, related_name="chunks")
+    atom = models.ForeignKey(Atom, on_delete=models.CASCADE, related_name="chunks")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    source = models.CharField(max_length=255, help_text="The file the chunk is of, or is for.")
+    language = models.CharField(max_length=20, choices=Atom.Language.choices)
+    text = models.TextField(help_text="What an atom's prompt shows of it.")
+    search_text = models.TextField(help_text="What a query is matched against.")
+    names = models.JSONField(default=list, help_text="The public names a file defines.")
+    digest = models.CharField(max_length=64, help_text="SHA-256 of the text.")
+    wave_number = models.PositiveIntegerField(help_text="The wave of its atom.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["atom", "kind", "digest"], name="chunk_unique"),
+        ]
+        indexes = [models.Index(fields=["masterplan", "kind", "wave_number"])]

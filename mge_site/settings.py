@@ -350,8 +350,7 @@ MGE_LLM_BATCH_PURPOSES = env_list("MGE_LLM_BATCH_PURPOSES", ["test-generation", 
 # Atoms are not among them: the engine does not mark its requests (an atom waits for them).
 if not set(MGE_LLM_BATCH_PURPOSES) <= {"test-generation", "classification"}:
     raise ImproperlyConfigured(
-        "MGE_LLM_BATCH_PURPOSES takes a comma-separated list of test-generation and "
-        "classification."
+        "MGE_LLM_BATCH_PURPOSES takes a comma-separated list of test-generation and classification."
     )
 MGE_LLM_BATCH_SIZE = env_int("MGE_LLM_BATCH_SIZE", 10, minimum=1, maximum=100_000)
 MGE_LLM_BATCH_TIMEOUT_MS = env_int("MGE_LLM_BATCH_TIMEOUT_MS", 500, minimum=1)
@@ -376,6 +375,14 @@ MGE_LLM_CACHE_NAMESPACE = env_str("MGE_LLM_CACHE_NAMESPACE", "default")
 # apart, e.g. tests generated in batches); only a prefix long enough for the model to cache.
 MGE_PROMPT_CACHE = env_choice("MGE_PROMPT_CACHE", "on", ("on", "off"))
 MGE_PROMPT_CACHE_TTL = env_choice("MGE_PROMPT_CACHE_TTL", "5m", ("5m", "1h"))
+# An atom's context (execution.context): besides its dependencies' code, up to
+# MGE_RETRIEVAL_CHUNKS chunks (other atoms' specs, earlier waves' files) a full-text search
+# finds for its spec, MGE_RETRIEVAL_MAX_CHARS at most; the searches' answers are cached
+# (caching.retrieval) for MGE_RETRIEVAL_CACHE_TTL_SECONDS.
+MGE_RETRIEVAL = env_choice("MGE_RETRIEVAL", "on", ("on", "off"))
+MGE_RETRIEVAL_CHUNKS = env_int("MGE_RETRIEVAL_CHUNKS", 4, minimum=0)
+MGE_RETRIEVAL_MAX_CHARS = env_int("MGE_RETRIEVAL_MAX_CHARS", 12000, minimum=0)
+MGE_RETRIEVAL_CACHE_TTL_SECONDS = env_int("MGE_RETRIEVAL_CACHE_TTL_SECONDS", 3600, minimum=1)
 MGE_OFFLINE_LATENCY_MS = env_int("MGE_OFFLINE_LATENCY_MS", 400, minimum=0)
 MGE_OFFLINE_RESPONSES_DIR = BASE_DIR / "examples" / "responses"
 # LLM calls in flight across every worker (execution.runtime.concurrency): where the shared limit

@@ -87,7 +87,7 @@ def plan_summary(masterplan: MasterPlan) -> QuerySet[Atom]:
             trace_seconds=Sum("traces__execution_time_seconds"),
             last_traced_at=Max("traces__started_at"),
             trace_status=Subquery(latest.values("status")[:1]),
-            context_score=Subquery(latest.values("context_completeness_score")[:1]),
+            traced_context_score=Subquery(latest.values("context_completeness_score")[:1]),
         )
         .select_related("wave")
         .order_by("wave__number", "source_line")

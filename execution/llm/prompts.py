@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from execution.document.export import body_of, plan_overview
+from execution.document.export import plan_overview
 
 ATOM_PROMPT_VERSION = "atom/2"
 """Raise it when the atom prompt's wording changes: cached answers to the old one stop
@@ -44,15 +44,25 @@ class ContextFile:
     code: str
 
 
+@dataclass(frozen=True)
+class Retrieved:
+    """A chunk of the plan's corpus a search found for an atom (execution.context)."""
+
+    kind: str
+    """`spec` (another atom's, from the plan) or `file` (written by an earlier wave)."""
+    source: str
+    text: str
+    language: str
+
+
 class NoCodeBlock(ValueError):
     pass
 
 
-def plan_context(document_text: str, *, with_plan: bool = False) -> str:
-    """The context every request of a plan's kind shares (their shared context): the
-    document's overview and requirements, and (`with_plan`) the plan of every file."""
-    text = body_of(document_text).strip() if with_plan else plan_overview(document_text)
-    return f"## The masterplan\n\n{text}\n"
+def plan_context(document_text: str) -> str:
+    """The context every request of a plan shares (their shared context): the document's
+    overview and requirements."""
+    return f"## The masterplan\n\n{plan_overview(document_text)}\n"
 
 
 def atom_prompt(
@@ -64,6 +74,7 @@ def atom_prompt(
     spec: str,
     context: Sequence[ContextFile],
     previous_errors: Sequence[str],
+    retrieved: Sequence[Retrieved] = (),
 ) -> str:
     """The user message for an atom. Its header lines identify the atom to offline answerers."""
     parts = [
@@ -71,11 +82,20 @@ def atom_prompt(
         f"Language: {language}\n",
         f"## What to write\n\n{spec.strip()}\n",
     ]
-    if context:
-        parts.append("## Files it builds on (already written)\n")
-        parts.extend(
-            f"### {item.file_path}\n\n```{item.language}\n{item.code.rstrip()}\n```\n"
-            for item in context
+    parts += _files(
+        "Files it builds on (already written)",
+        [(item.file_path, item.language, item.code) for item in context],
+    )
+    parts += _files(
+        "Other files of the code base it may use (already written)",
+        [(chunk.source, chunk.language, chunk.text) for chunk in retrieved if chunk.kind == "file"],
+    )
+    specs = [chunk for chunk in retrieved if chunk.kind == "spec"]
+    if specs:
+        parts.append(
+            "## Related parts of the plan (other files, to be written or written)\n\n"
+            + "\n".join(f"- {chunk.text}" for chunk in specs)
+            + "\n"
         )
     if previous_errors:
         parts.append(
@@ -85,6 +105,16 @@ def atom_prompt(
         )
     parts.append(f"Answer with the complete contents of `{file_path}` in one ```{language} block.")
     return "\n".join(parts)
+
+
+def _files(title: str, files: Sequence[tuple[str, str, str]]) -> list[str]:
+    """A section of whole files (path, language, code), or nothing."""
+    if not files:
+        return []
+    return [
+        f"## {title}\n",
+        *(f"### {path}\n\n```{language}\n{code.rstrip()}\n```\n" for path, language, code in files),
+    ]
 
 
 def extract_code(text: str, language: str) -> str:

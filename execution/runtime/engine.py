@@ -29,16 +29,16 @@ from django.db.models.functions import Coalesce, Concat, NullIf
 from django.utils import timezone
 
 from execution import events
+from execution.context.build import AtomContext, build_contexts
 from execution.llm.generation import Generated, generate_code, passes_l1
 from execution.llm.prompts import (
     ATOM_PROMPT_VERSION,
     SYSTEM_PROMPTS,
-    ContextFile,
     atom_prompt,
     plan_context,
 )
 from execution.llm.types import CallRefused, LLMRequest
-from execution.models import Atom, AtomDependency, MasterPlan, Wave
+from execution.models import Atom, MasterPlan, Wave
 from execution.runtime import lifecycle
 from execution.runtime.claims import claim_atoms
 from execution.runtime.concurrency import ConcurrencyLimiter, slot_held
@@ -100,7 +100,7 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
     atoms = Atom.objects.defer("generated_code", "last_error").in_bulk(atom_ids)
     for atom in atoms.values():
         atom.masterplan = wave.masterplan
-    contexts, declared = _context_files(atom_ids)
+    contexts = build_contexts(wave, atoms)
     connection.close()
     # Threads for up to twice the shared limit of now (split over the shards), so the job
     # can follow the limit as it grows, without hundreds of threads queueing for slots
@@ -134,9 +134,8 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
                 try:
                     with slot_held():
                         return run_atom(
-                            atom, contexts.get(atom_id, []), db, leases,
-                            atom_id in claimed_together, declared.get(atom_id, 0),
-                        )  # fmt: skip
+                            atom, contexts[atom_id], db, leases, atom_id in claimed_together
+                        )
                 finally:
                     ramp_up.done()
 
@@ -156,15 +155,12 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
 
 def run_atom(
     atom: Atom,
-    context: list[ContextFile],
+    context: AtomContext,
     db: DatabaseLane,
     leases: LeaseKeeper,
     claimed: bool = False,
-    dependencies: int = 0,
 ) -> str:
-    """Claim the atom, write it with the LLM (retrying with feedback), record the outcome.
-
-    `dependencies`: how many atoms it depends on (its context should hold each one's code)."""
+    """Claim the atom, write it with the LLM (retrying with feedback), record the outcome."""
     if not claimed and not db.run(claim_atoms, [atom.pk]):
         events.finish("skipped")
         return "skipped"
@@ -173,9 +169,13 @@ def run_atom(
     events.emit("started", attempt=atom.attempts, claimed_with_others=claimed)
     events.emit(
         "context_built",
-        score=round(len(context) / dependencies, 4) if dependencies else 1.0,
-        files=[file.file_path for file in context],
-        dependencies=dependencies,
+        score=context.score,
+        files=[file.file_path for file in context.files],
+        dependencies=context.dependencies,
+        retrieved=[f"{chunk.kind}:{chunk.source}" for chunk in context.retrieved],
+        names=context.names,
+        names_found=context.names_found,
+        cache_hit=context.cache_hit,
     )
     try:
         return _write_atom(atom, context, db)
@@ -204,28 +204,6 @@ def _scope(atom: Atom) -> events.Scope:
     )  # fmt: skip
 
 
-def _context_files(
-    atom_ids: list[uuid.UUID],
-) -> tuple[dict[uuid.UUID, list[ContextFile]], dict[uuid.UUID, int]]:
-    """The code of each atom's completed dependencies, which its prompt shows, and how
-    many dependencies each has (completed or not: the context's completeness)."""
-    edges = (
-        AtomDependency.objects.filter(atom_id__in=atom_ids)
-        .select_related("depends_on")
-        .order_by("depends_on__source_line")
-    )
-    contexts: dict[uuid.UUID, list[ContextFile]] = {}
-    declared: dict[uuid.UUID, int] = {}
-    for edge in edges:
-        declared[edge.atom_id] = declared.get(edge.atom_id, 0) + 1
-        dependency = edge.depends_on
-        if dependency.status == Atom.Status.COMPLETED:
-            contexts.setdefault(edge.atom_id, []).append(
-                ContextFile(dependency.file_path, dependency.language, dependency.generated_code)
-            )
-    return contexts, declared
-
-
 def _count_attempt(atom_id: uuid.UUID, attempts: int) -> None:
     Atom.objects.filter(pk=atom_id, status=Atom.Status.RUNNING).update(attempts=attempts)
 
@@ -234,7 +212,7 @@ def _count_provider_retry(atom_id: uuid.UUID, count: int) -> None:
     Atom.objects.filter(pk=atom_id, status=Atom.Status.RUNNING).update(provider_retries=count)
 
 
-def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str:
+def _write_atom(atom: Atom, context: AtomContext, db: DatabaseLane) -> str:
     started = time.perf_counter()
     shared = plan_context(atom.masterplan.description)
 
@@ -242,7 +220,7 @@ def _write_atom(atom: Atom, context: list[ContextFile], db: DatabaseLane) -> str
         prompt = atom_prompt(
             masterplan_name=atom.masterplan.name, atom_name=atom.name,
             file_path=atom.file_path, language=atom.language, spec=atom.description,
-            context=context, previous_errors=errors,
+            context=context.files, previous_errors=errors, retrieved=context.retrieved,
         )  # fmt: skip
         return LLMRequest(
             model=atom.model_name,

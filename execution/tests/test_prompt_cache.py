@@ -14,6 +14,7 @@ from acceptance.generator import generate_tests
 from budget.models import CostEntry
 from budget.pricing import MILLION, price_for
 from conftest import engine_db
+from execution.actions import import_masterplan
 from execution.llm import gateway
 from execution.llm.prompt_cache import marked, min_cacheable_tokens, system_param
 from execution.llm.types import LLMRequest
@@ -108,23 +109,44 @@ def test_the_stub_caches_nothing_under_the_models_minimum_as_the_api_does(stub_s
         assert message.usage.cache_read_input_tokens == 0
 
 
+OVERVIEW = "The service keeps stock levels per warehouse and tells clients about them. " * 120
+
+
+def long_overview_plan() -> str:
+    """Three atoms of one wave (Sonnet 4.6: medium) and a requirement, under an overview
+    of 9,240 characters: a prefix every model family can cache."""
+    atoms = "\n".join(
+        f"              - name: part{n}\n                file: pkg/part{n}.py\n"
+        f"                complexity: medium\n                spec: Define `part{n}()`."
+        for n in range(3)
+    )
+    return (
+        f"---\nname: long-overview\n---\n\n{OVERVIEW}\n\n## Requirements\n\n### MUST\n\n"
+        "- `part0()` MUST return a string\n\n## Plan\n\n```yaml\nphases:\n  - name: P\n"
+        "    milestones:\n      - name: M\n        tasks:\n          - name: T\n"
+        f"            atoms:\n{atoms}\n```\n"
+    )
+
+
 @engine_db
-def test_an_examples_acceptance_tests_share_the_code_base_through_the_prompt_cache(
-    imported, stub_server, run_jobs
-):
-    masterplan = imported("inventory-service")
+def test_a_plans_atoms_and_tests_share_its_overview_through_the_prompt_cache(stub_server, run_jobs):
+    masterplan = import_masterplan(long_overview_plan())
     start_masterplan(masterplan.pk)
     run_jobs()
-    generate_tests(masterplan.pk)
-    tests = CostEntry.objects.filter(masterplan=masterplan, purpose="test-generation")
-    assert tests.count() >= 3
-    written = [entry for entry in tests if entry.cache_creation_input_tokens]
-    read = [entry for entry in tests if entry.cache_read_input_tokens]
-    assert written and read
-    # Every request sent the same code base: what one wrote, the others read.
-    assert {entry.cache_read_input_tokens for entry in read} <= {
-        entry.cache_creation_input_tokens for entry in written
-    }
-    atoms = CostEntry.objects.filter(masterplan=masterplan, purpose="atom")
-    # The plan's overview is far under Haiku's and Sonnet's minimum: never marked.
-    assert not any(entry.cache_creation_input_tokens for entry in atoms)
+    stub_server.configure(atom_texts={"": [
+        "```python\nfrom pkg.part0 import part0\n\n\ndef test_r01() -> None:\n"
+        "    assert isinstance(part0(), str)\n```"
+    ]})  # fmt: skip
+    assert generate_tests(masterplan.pk) == {"generated": 1, "llm": 1}
+    for purpose, requests in (("atom", 3), ("test-generation", 1)):
+        entries = list(CostEntry.objects.filter(masterplan=masterplan, purpose=purpose))
+        assert len(entries) == requests
+        written = {entry.cache_creation_input_tokens for entry in entries} - {0}
+        assert len(written) == 1 and min(written) * 4 > len(OVERVIEW)
+        if purpose == "atom":  # the first wrote the prefix, the others read it
+            read = [entry.cache_read_input_tokens for entry in entries]
+            assert sorted(read) == [0, *written, *written]
+    tests = CostEntry.objects.get(masterplan=masterplan, purpose="test-generation")
+    atoms = CostEntry.objects.filter(masterplan=masterplan, purpose="atom").first()
+    # The tests' prefix starts with their own system prompt: a prefix of its own.
+    assert atoms and tests.cache_creation_input_tokens != atoms.cache_creation_input_tokens

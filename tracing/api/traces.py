@@ -127,7 +127,9 @@ class AtomSummarySerializer(serializers.ModelSerializer):
     llm_calls = serializers.IntegerField(source="trace_llm_calls")
     cache_hits = serializers.IntegerField(source="trace_cache_hits")
     execution_time_seconds = serializers.FloatField(source="trace_seconds", allow_null=True)
-    context_completeness_score = serializers.FloatField(source="context_score", allow_null=True)
+    context_completeness_score = serializers.FloatField(
+        source="traced_context_score", allow_null=True
+    )
 
     class Meta:
         model = Atom
