@@ -140,6 +140,7 @@ class AtomAdmin(ImportedOnly, admin.ModelAdmin):
         "generated_code",
         "cost_usd",
         "execution_time_seconds",
+        "context_score",
         "started_at",
         "finished_at",
         "created_at",

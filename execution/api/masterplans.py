@@ -256,6 +256,7 @@ class AtomSerializer(serializers.ModelSerializer):
             "last_error",
             "cost_usd",
             "execution_time_seconds",
+            "context_score",
             "depends_on",
             "source_line",
             "started_at",

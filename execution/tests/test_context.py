@@ -95,7 +95,9 @@ def test_a_file_of_an_earlier_wave_defining_a_name_the_spec_mentions_is_in_the_p
 
 
 @engine_db
-def test_the_score_counts_what_the_context_missed(stub_server, run_jobs, settings):
+def test_the_score_counts_what_the_context_missed(
+    stub_server, run_jobs, settings, viewer, api_client_for, client
+):
     settings.MGE_RETRIEVAL_CHUNKS = 0  # nothing retrieved: helper_text's file is missing
     atom = run("ctx-missing", run_jobs)
     assert "### pkg/helper.py" not in stub_server.stats.last_prompt_by_atom["c"]
@@ -103,6 +105,11 @@ def test_the_score_counts_what_the_context_missed(stub_server, run_jobs, setting
     assert event["names_found"] == ["a"]
     # One dependency held and one of two names: 2 of 3.
     assert atom.context_score == pytest.approx(2 / 3, abs=1e-4)
+    shown = api_client_for(viewer).get(f"/api/v2/atoms/{atom.pk}/").json()
+    assert shown["context_score"] == atom.context_score
+    client.force_login(viewer)
+    page = client.get(f"/masterplans/{atom.masterplan_id}/").content.decode()
+    assert "67 %" in page  # c's score, in the atoms table
 
 
 @engine_db
