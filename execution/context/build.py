@@ -26,7 +26,7 @@ from django.db.models import Q
 from execution.context.corpus import corpus_version, index_plan
 from execution.context.names import defined_in_spec, identifiers, search_terms
 from execution.context.search import search
-from execution.llm.prompts import ContextFile, Retrieved
+from execution.llm.prompts import ContextFile, Retrieved, plan_context
 from execution.models import Atom, AtomDependency, ContextChunk, Wave
 
 
@@ -41,6 +41,8 @@ class AtomContext:
     """The names its spec mentions that a file of the plan defines."""
     names_found: list[str] = field(default_factory=list)
     cache_hit: bool = False
+    shared: str = ""
+    """The plan's shared context (its overview), the same string for every atom of a job."""
 
     @property
     def score(self) -> float:
@@ -69,7 +71,8 @@ def plug_cache(cache: RetrievalCache | None) -> None:
 
 def build_contexts(wave: Wave, atoms: dict[uuid.UUID, Atom]) -> dict[uuid.UUID, AtomContext]:
     """The context of each of a wave job's atoms, in a few queries for the whole job."""
-    contexts = {atom_id: AtomContext() for atom_id in atoms}
+    shared = plan_context(wave.masterplan.description)
+    contexts = {atom_id: AtomContext(shared=shared) for atom_id in atoms}
     dependencies: dict[uuid.UUID, list[Atom]] = {}
     edges = (
         AtomDependency.objects.filter(atom_id__in=list(atoms))

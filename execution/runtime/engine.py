@@ -35,7 +35,6 @@ from execution.llm.prompts import (
     ATOM_PROMPT_VERSION,
     SYSTEM_PROMPTS,
     atom_prompt,
-    plan_context,
 )
 from execution.llm.types import CallRefused, LLMRequest
 from execution.models import Atom, MasterPlan, Wave
@@ -214,7 +213,6 @@ def _count_provider_retry(atom_id: uuid.UUID, count: int) -> None:
 
 def _write_atom(atom: Atom, context: AtomContext, db: DatabaseLane) -> str:
     started = time.perf_counter()
-    shared = plan_context(atom.masterplan.description)
 
     def request_for(errors: Sequence[str]) -> LLMRequest:
         prompt = atom_prompt(
@@ -225,7 +223,7 @@ def _write_atom(atom: Atom, context: AtomContext, db: DatabaseLane) -> str:
         return LLMRequest(
             model=atom.model_name,
             system=SYSTEM_PROMPTS[atom.language],
-            shared_context=shared,
+            shared_context=context.shared,
             messages=[{"role": "user", "content": prompt}],
             max_tokens=settings.MGE_LLM_MAX_TOKENS,
             masterplan_id=str(atom.masterplan_id),
