@@ -150,7 +150,9 @@ def stub_server(settings):
 
 @pytest.fixture
 def run_jobs() -> Callable[[], None]:
-    """Drain the queues with a real RQ worker in burst mode, in this process."""
+    """Drain the queues with a real RQ worker in burst mode, in this process and thread:
+    a test's transaction is seen by its jobs (the Procfile's worker, which runs jobs in
+    threads of their own, has tests in execution/tests/test_concurrent_worker.py)."""
     import django_rq
     from rq import SimpleWorker
 
@@ -208,12 +210,14 @@ def spawn_worker(stub_server, settings):
     )
     started: list[subprocess.Popen[bytes]] = []
 
-    def spawn(**environment: str) -> subprocess.Popen[bytes]:
-        # SimpleWorker runs the job in the worker process itself: a SIGKILL hits the
+    def spawn(
+        worker_class: str = "rq.worker.SimpleWorker", **environment: str
+    ) -> subprocess.Popen[bytes]:
+        # Both classes run the job in the worker process itself: a SIGKILL hits the
         # process doing the work (RQ's default forks a work horse that calls setsid()).
         worker = subprocess.Popen(
             [sys.executable, "manage.py", "rqworker", "waves", "--burst",
-             "--worker-class", "rq.worker.SimpleWorker"],
+             "--worker-class", worker_class],
             cwd=settings.BASE_DIR,
             env={
                 **os.environ,

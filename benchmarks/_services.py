@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from mge_site.embedded_redis import free_loopback_port  # noqa: E402
 
 __all__ = [
     "BASE_DIR",
+    "cpu_seconds",
     "environment_for",
     "fresh_database",
     "free_loopback_port",
@@ -27,6 +30,8 @@ __all__ = [
     "RunFigures",
     "run_on_workers",
     "setup_django",
+    "stub",
+    "wait_for_stub",
 ]
 
 
@@ -41,6 +46,29 @@ def fresh_database(name: str, environment: dict[str, str]) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, env=environment, check=True
     )
+
+
+def stub(port: int, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"content-type": "application/json"},
+        method="GET" if body is None else "POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def wait_for_stub(port: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            stub(port, "/_stub/stats")
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the LLM stub did not answer on port {port}") from None
+            time.sleep(0.2)
 
 
 def setup_django(environment: dict[str, str]) -> None:

@@ -20,13 +20,9 @@ then the ratios of the totals; adaptive_failed_atoms is the most of either adapt
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
-from typing import Any
 
 from _services import (
     BASE_DIR,
@@ -36,6 +32,8 @@ from _services import (
     layered_masterplan,
     run_on_workers,
     setup_django,
+    stub,
+    wait_for_stub,
 )
 
 WAVES, ATOMS_PER_WAVE, WORKERS = 4, 500, 2
@@ -50,29 +48,6 @@ FIXED = {
     "MGE_RAMP_UP_JITTER_MS": "0",
 }
 ADAPTIVE: dict[str, str] = {}
-
-
-def stub(port: int, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"content-type": "application/json"},
-        method="GET" if body is None else "POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read() or b"{}")
-
-
-def wait_for_stub(port: int, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            stub(port, "/_stub/stats")
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the LLM stub did not answer on port {port}") from None
-            time.sleep(0.2)
 
 
 def run(label: str, settings: dict[str, str], base: dict[str, str], stub_port: int) -> dict:

@@ -414,8 +414,10 @@ MGE_RAMP_UP_MIN_ATOMS = env_int("MGE_RAMP_UP_MIN_ATOMS", 10, minimum=1)
 MGE_CONCURRENCY_QUEUE_MAX = env_int("MGE_CONCURRENCY_QUEUE_MAX", 1000, minimum=1)
 # A running atom whose worker stops renewing its lease this long is run again.
 MGE_ATOM_LEASE_SECONDS = env_int("MGE_ATOM_LEASE_SECONDS", 120, minimum=2)
-# Database connections a wave job uses for its atoms' reads and writes.
-MGE_DB_CONNECTIONS_PER_JOB = env_int("MGE_DB_CONNECTIONS_PER_JOB", 4, minimum=1)
+# Wave jobs a worker process runs at once, each in a thread (execution/runtime/worker.py).
+MGE_WORKER_JOBS = env_int("MGE_WORKER_JOBS", 16, minimum=1)
+# Database connections a worker process's jobs share for their atoms' reads and writes.
+MGE_DB_LANE_CONNECTIONS = env_int("MGE_DB_LANE_CONNECTIONS", 6, minimum=1)
 # Waves larger than this are split into several jobs so several workers share them.
 MGE_WAVE_SHARD_SIZE = env_int("MGE_WAVE_SHARD_SIZE", 200, minimum=1)
 # Extra or replacing price rows: a JSON list like the "models" of budget/prices.json.

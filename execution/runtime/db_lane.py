@@ -1,5 +1,5 @@
-"""The database lane: a few threads with persistent connections that do a wave job's
-database work for its atom threads."""
+"""The database lane: a few threads with persistent connections that do the wave jobs'
+database work for their atom threads, one lane per worker process."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import close_old_connections, connection
 
 from execution.runtime.concurrency import SAMPLES_KEPT, ConcurrencyLimiter
@@ -16,9 +17,8 @@ from execution.runtime.concurrency import SAMPLES_KEPT, ConcurrencyLimiter
 T = TypeVar("T")
 
 
-class DatabaseLane:
-    """A few threads, each with its own persistent connection, that do a wave job's
-    database work.
+class _Connections:
+    """The lane's threads, each with its own persistent connection.
 
     A hundred atoms in flight must not hold a hundred PostgreSQL connections (the
     server's default limit) through their LLM calls, and opening a connection per query
@@ -27,21 +27,12 @@ class DatabaseLane:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.timings_ms: list[float] = []
         self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="db-lane")
 
-    def run(self, function: Callable[..., T], *args: Any) -> T:
-        started = time.perf_counter()
-        try:
-            return self._pool.submit(_fresh_connection_call, function, args).result()
-        finally:
-            # Queue wait included: what an atom waits for the database is the signal.
-            self.timings_ms.append((time.perf_counter() - started) * 1000)
+    def submit(self, function: Callable[..., T], args: tuple[Any, ...]) -> tuple[T, float]:
+        return self._pool.submit(_fresh_connection_call, function, args).result()
 
-    def __enter__(self) -> DatabaseLane:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
         # Close every lane thread's connection: each thread takes exactly one of these
         # tasks, since all of them wait at the barrier until every thread holds one.
         barrier = threading.Barrier(self.size)
@@ -53,9 +44,64 @@ class DatabaseLane:
         for future in [self._pool.submit(close) for _ in range(self.size)]:
             future.result()
         self._pool.shutdown()
-        ConcurrencyLimiter().record_db_ms(self.timings_ms[-SAMPLES_KEPT:])
 
 
-def _fresh_connection_call(function: Callable[..., T], args: tuple[Any, ...]) -> T:
+_lock = threading.Lock()
+_shared: _Connections | None = None
+_users = 0
+
+
+class DatabaseLane:
+    """A wave job's way to the process's lane; the jobs a worker runs at once share it, so
+    a worker process holds MGE_DB_LANE_CONNECTIONS connections for its atoms, however
+    many jobs it runs. The lane opens with its first job and closes with its last.
+
+    It keeps the job's timings apart: the query's own time (the database signal of the
+    concurrency limit) and the wait for a lane thread (a busy process, not a slow
+    database: the concurrency page shows both).
+    """
+
+    def __init__(self, size: int | None = None) -> None:
+        self.size = size or settings.MGE_DB_LANE_CONNECTIONS
+        self.query_ms: list[float] = []
+        self.wait_ms: list[float] = []
+        self._connections: _Connections | None = None
+
+    def run(self, function: Callable[..., T], *args: Any) -> T:
+        assert self._connections is not None, "use the lane inside its with block"
+        submitted = time.perf_counter()
+        result, query_s = self._connections.submit(function, args)
+        self.query_ms.append(query_s * 1000)
+        self.wait_ms.append(max(0.0, time.perf_counter() - submitted - query_s) * 1000)
+        return result
+
+    def __enter__(self) -> DatabaseLane:
+        global _shared, _users
+        with _lock:
+            if _shared is None:
+                _shared = _Connections(self.size)
+            _users += 1
+            self._connections = _shared
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _shared, _users
+        with _lock:
+            _users -= 1
+            closing = _shared if _users == 0 else None
+            if closing is not None:
+                _shared = None
+        if closing is not None:
+            closing.close()
+        self._connections = None
+        ConcurrencyLimiter().record_db_ms(
+            self.query_ms[-SAMPLES_KEPT:], self.wait_ms[-SAMPLES_KEPT:]
+        )
+
+
+def _fresh_connection_call(function: Callable[..., T], args: tuple[Any, ...]) -> tuple[T, float]:
+    """The function's result and the seconds it took in the lane thread."""
+    started = time.perf_counter()
     close_old_connections()  # drops a connection past its age or broken
-    return function(*args)
+    result = function(*args)
+    return result, time.perf_counter() - started

@@ -113,7 +113,7 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
     ramp_up = RampUp.from_settings(len(atom_ids), shards)
     outcomes: dict[str, int] = {}
     with (
-        DatabaseLane(settings.MGE_DB_CONNECTIONS_PER_JOB) as db,
+        DatabaseLane() as db,
         LeaseKeeper(db) as leases,
         ThreadPoolExecutor(max_workers=threads) as pool,
     ):
@@ -131,7 +131,7 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
                 ramp_up.wait_turn(index)
                 events.emit("ramp_up_turn", duration_ms=(time.perf_counter() - waiting) * 1000)
                 try:
-                    with slot_held():
+                    with slot_held(str(atom.masterplan_id)):
                         return run_atom(
                             atom, contexts[atom_id], db, leases, atom_id in claimed_together
                         )

@@ -552,6 +552,6 @@ def test_latency_samples_older_than_the_adjustment_period_cut_nothing(settings, 
     assert limiter.signals()["db_p95_ms"] == 500.0
     later = time.time() + settings.MGE_CONCURRENCY_ADJUST_SECONDS + 1
     monkeypatch.setattr(time, "time", lambda: later)
-    assert limiter.signals() == {"llm_p95_ms": None, "db_p95_ms": None}
+    assert limiter.signals() == {"llm_p95_ms": None, "db_p95_ms": None, "db_wait_p95_ms": None}
     assert limiter.adjust().kind != "db_latency"
     assert limiter.limit() >= 100

@@ -54,15 +54,16 @@ class ConcurrencyLimiter:
         )  # fmt: skip
         return slot if taken else None
 
-    def acquire(self) -> str:
-        """A slot, waiting while the limit is reached: backpressure."""
+    def acquire(self, group: str = "") -> str:
+        """A slot, waiting while the limit is reached: backpressure. Waiters of different
+        groups (masterplans) take turns in this process."""
         slot = self.try_acquire()
         if slot:
             return slot
         # Each waiter is a lease too (renewed while it waits), so one killed mid-wait does
         # not count as queued forever and block new starts.
         waiter = uuid.uuid4().hex
-        with waiting_here.place() as turn:
+        with waiting_here.place(group) as turn:
             renew_at = self._renew_waiter(waiter)
             try:
                 return self._wait_in_line(turn, waiter, renew_at)
@@ -110,11 +111,15 @@ class ConcurrencyLimiter:
         if grown:
             self._log(grown - 1, int(grown), "calls succeed at high use: probing upwards", "probe")
 
-    def record_db_ms(self, samples: Sequence[float]) -> None:
-        if samples:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.lpush(self._key("db_ms"), *(_sample(ms) for ms in samples))
-            pipe.ltrim(self._key("db_ms"), 0, SAMPLES_KEPT - 1)
+    def record_db_ms(self, samples: Sequence[float], waits: Sequence[float] = ()) -> None:
+        """The database's own query times (the signal) and, apart, the waits for a lane
+        thread: a busy worker process on a shared host, which a cut would not help."""
+        pipe = self.client.pipeline(transaction=False)
+        for key, values in (("db_ms", samples), ("db_wait_ms", waits)):
+            if values:
+                pipe.lpush(self._key(key), *(_sample(ms) for ms in values))
+                pipe.ltrim(self._key(key), 0, SAMPLES_KEPT - 1)
+        if pipe:
             pipe.execute()
 
     # --- the limit --------------------------------------------------------------------------
@@ -255,7 +260,12 @@ class ConcurrencyLimiter:
         since = time.time() - settings.MGE_CONCURRENCY_ADJUST_SECONDS
         llm = _recent(self.client.lrange(self._key("llm_ms"), 0, -1), since)
         db = _recent(self.client.lrange(self._key("db_ms"), 0, -1), since)
-        return {"llm_p95_ms": percentile(llm, 0.95), "db_p95_ms": percentile(db, 0.95)}
+        db_wait = _recent(self.client.lrange(self._key("db_wait_ms"), 0, -1), since)
+        return {
+            "llm_p95_ms": percentile(llm, 0.95),
+            "db_p95_ms": percentile(db, 0.95),
+            "db_wait_p95_ms": percentile(db_wait, 0.95),
+        }
 
     def adjustment_counts(self) -> dict[str, int]:
         # Bytes, as the client does not decode responses.

@@ -17,6 +17,8 @@ class _Held(threading.local):
     """The slot of the call this thread is making (the provider's hooks run in it)."""
 
     guarded: bool = False
+    group: str = ""
+    """The masterplan the call is for: its waits take turns with other plans'."""
     slot: str | None = None
     taken_ahead: bool = False
     attempt_started: float | None = None
@@ -30,7 +32,7 @@ _held = _Held()
 
 
 @contextmanager
-def slot_held() -> Iterator[None]:
+def slot_held(group: str = "") -> Iterator[None]:
     """Wait for a slot of the shared limit before the work inside (an admission); its
     first LLM call's concurrency stage takes the slot over, and gives it back when the
     provider has answered, like any call.
@@ -41,7 +43,7 @@ def slot_held() -> Iterator[None]:
     gives the admission back (`give_back_admission`)."""
     limiter = ConcurrencyLimiter()
     waiting = time.perf_counter()
-    _held.slot, _held.taken_ahead = limiter.acquire(), True
+    _held.slot, _held.taken_ahead = limiter.acquire(group), True
     events.emit("slot_acquired", admission=True, duration_ms=(time.perf_counter() - waiting) * 1000)
     try:
         yield
@@ -61,11 +63,12 @@ def slot_stage(call: Call, next_stage: Next) -> LLMResponse:
     """The gateway's concurrency stage: the provider is asked holding a slot of the
     shared limit (the admission taken ahead, or a new one); its latency feeds the signals."""
     limiter = ConcurrencyLimiter()
+    _held.group = call.request.masterplan_id or ""
     if _held.taken_ahead and _held.slot:
         _held.taken_ahead = False
     else:
         waiting = time.perf_counter()
-        _held.slot = limiter.acquire()
+        _held.slot = limiter.acquire(_held.group)
         events.emit("slot_acquired", duration_ms=(time.perf_counter() - waiting) * 1000)
     _held.guarded, _held.answered_ms = True, None
     started = time.perf_counter()
@@ -88,7 +91,7 @@ def before_provider_request() -> None:
     """Before each HTTP request to the provider (the SDK's retries too): a call that gave
     its slot back on a 429 waits for a new one under the lowered limit."""
     if _held.guarded and _held.slot is None:
-        _held.slot = ConcurrencyLimiter().acquire()
+        _held.slot = ConcurrencyLimiter().acquire(_held.group)
     _held.attempt_started, _held.attempt_sent_at = time.perf_counter(), time.time()
 
 
