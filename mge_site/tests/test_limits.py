@@ -84,3 +84,34 @@ def test_override_codes_are_limited_per_user_and_per_masterplan(
     guess = {"new_hard_cap": "10", "confirmation_code": "000000"}
     response = api_client_for(other).post(url, guess, format="json")
     assert response.status_code == 429
+
+
+def test_the_rate_window_slides_and_every_web_process_counts_in_it(
+    monkeypatch, viewer, api_client_for
+):
+    import time
+
+    from rest_framework.throttling import SimpleRateThrottle
+
+    from mge_site.redis_connection import shared_redis
+
+    rates = {**SimpleRateThrottle.THROTTLE_RATES, "user": "2/second"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    client = api_client_for(viewer)
+    assert [client.get("/api/v2/masterplans/").status_code for _ in range(3)] == [200, 200, 429]
+    # The window is one sorted set in the shared Redis, expiring with the window.
+    key = f"mge:throttle:throttle_user_{viewer.pk}"
+    assert shared_redis().zcard(key) == 2 and 0 < shared_redis().ttl(key) <= 1
+    time.sleep(1.05)  # the first two have left the window
+    assert client.get("/api/v2/masterplans/").status_code == 200
+
+
+def test_an_unreachable_redis_lets_api_requests_through(monkeypatch, viewer, api_client_for):
+    from redis import Redis
+
+    from mge_site import throttling
+    from mge_site.embedded_redis import free_loopback_port
+
+    nowhere = Redis(port=free_loopback_port(), socket_connect_timeout=0.2)
+    monkeypatch.setattr(throttling, "quick_redis", lambda timeout_seconds: nowhere)
+    assert api_client_for(viewer).get("/api/v2/masterplans/").status_code == 200
