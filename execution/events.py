@@ -65,16 +65,17 @@ def listen(listener: Listener) -> None:
         _listeners.append(listener)
 
 
-def flush() -> None:
-    """Ask each listener that buffers (a `flush()` method) to send what it holds: called
-    at the end of each wave job, before RQ's work horse leaves with os._exit() (which
-    skips exit handlers)."""
+def flush(run_db: Callable[..., Any] | None = None) -> None:
+    """Ask each listener that buffers (a `flush(run_db)` method) to send what it holds:
+    called at the end of each wave job, before RQ's work horse leaves with os._exit()
+    (which skips exit handlers). With `run_db` (a database lane's), what is held for that
+    lane only: the other jobs of a worker may still run, and their lanes be closing."""
     for listener in _listeners:
         send = getattr(listener, "flush", None)
         if send is None:
             continue
         try:
-            send()
+            send(run_db)
         except Exception:
             _failed("flush")
 

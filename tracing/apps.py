@@ -43,10 +43,12 @@ class DatabaseTraces:
 
         return start_trace(scope, run_db)
 
-    def flush(self) -> None:
+    def flush(self, run_db: Callable[..., Any] | None = None) -> None:
         from tracing.service import flush
 
-        flush()
+        lane = getattr(run_db, "__self__", None)
+        if lane is not None:
+            flush(lane)
 
 
 def _abandon(sender: object, atom_ids: list[str], **kwargs: object) -> None:

@@ -201,12 +201,13 @@ class OpenTelemetryTraces:
         span.end(end_time=_nanoseconds(masterplan.finished_at))
         self.flush()
 
-    def flush(self) -> None:
-        """Send what is batched, waiting at most FLUSH_SECONDS. A wave or a plan ends at the
-        end of a job, and RQ's default worker runs each job in a forked work horse that
-        leaves with os._exit(), which skips the exit flush: without this, the spans that
-        end last (the wave's, the plan's) would go with it. The wait is bounded so that an
-        unreachable collector slows no plan by more than that."""
+    def flush(self, run_db: object = None) -> None:
+        """Send what is batched, waiting at most FLUSH_SECONDS (whichever lane asks: the
+        exporter's batch is the process's). A wave or a plan ends at the end of a job, and
+        RQ's default worker runs each job in a forked work horse that leaves with
+        os._exit(), which skips the exit flush: without this, the spans that end last (the
+        wave's, the plan's) would go with it. The wait is bounded so that an unreachable
+        collector slows no plan by more than that."""
         flushing = threading.Thread(target=self.provider.force_flush, daemon=True)
         flushing.start()
         flushing.join(FLUSH_SECONDS)

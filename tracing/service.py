@@ -207,19 +207,21 @@ class _Batches:
         if full:
             _write_batch(run_db, items)
 
-    def flush(self) -> None:
+    def flush(self, lane: object) -> None:
         with self._lock:
-            pending, self._pending = self._pending, {}
-        for run_db, items, _ in pending.values():
+            pending = self._pending.pop(id(lane), None)
+        if pending is not None:
+            run_db, items, _ = pending
             _write_batch(run_db, items)
 
 
 _batches = _Batches()
 
 
-def flush() -> None:
-    """Write every lane's ended executions not written yet."""
-    _batches.flush()
+def flush(lane: object) -> None:
+    """Write the lane's ended executions not written yet (before it closes: another
+    job's flush must not write them through a lane that is closing)."""
+    _batches.flush(lane)
 
 
 def _write_batch(run_db: Callable[..., Any], items: list[Ended]) -> None:

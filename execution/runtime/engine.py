@@ -58,7 +58,9 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
     close_old_connections()
     with transaction.atomic():
         wave = (
-            Wave.objects.select_for_update(of=("self",))
+            # No key update: the ledger rows of the wave's atoms running in other shards
+            # reference the wave, and need not wait for this.
+            Wave.objects.select_for_update(of=("self",), no_key=True)
             .select_related("masterplan")
             .get(pk=wave_id)
         )
@@ -144,7 +146,7 @@ def run_wave(wave_id: str, shard: int = 0, shards: int = 1) -> dict[str, int]:
         finally:
             # What listeners hold for the lane (traces written together) goes through it
             # before it closes.
-            events.flush()
+            events.flush(db.run)
     lifecycle.wave_done(wave_id)
     return outcomes
 

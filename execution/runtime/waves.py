@@ -38,8 +38,16 @@ def last_closed_wave(masterplan: MasterPlan) -> Wave | None:
 
 def close_wave_if_done(wave_id: uuid.UUID | str) -> Wave | None:
     """Close the wave once none of its atoms can still run (under its row lock: the last
-    of several shards closes it); returns it if this call closed it. Call in a transaction."""
-    wave = Wave.objects.select_for_update().select_related("masterplan").get(pk=wave_id)
+    of several shards closes it); returns it if this call closed it. Call in a transaction.
+
+    The wave's row only, and FOR NO KEY UPDATE: the ledger rows the other shards' atoms
+    insert meanwhile take a key-share lock on the wave and on the plan, and a lock of both
+    here, in the other order, deadlocked them."""
+    wave = (
+        Wave.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("masterplan")
+        .get(pk=wave_id)
+    )
     if wave.status in CLOSED:
         return None
     counts = dict.fromkeys(Atom.Status.values, 0)

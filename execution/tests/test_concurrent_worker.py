@@ -244,3 +244,80 @@ def test_a_waiter_that_gives_up_does_not_cost_its_plan_a_turn():
     b1.__exit__(None, None, None)
     assert waiting.is_first(c_turn)
     c.__exit__(None, None, None)
+
+
+# --- plans side by side --------------------------------------------------------------------------
+
+
+def finish_order(*plans: MasterPlan) -> list[str]:
+    """The plans' atoms' names in the order they finished."""
+    return list(
+        Atom.objects.filter(masterplan__in=plans)
+        .order_by("finished_at")
+        .values_list("masterplan__name", flat=True)
+    )
+
+
+@engine_db
+def test_a_small_plan_is_not_starved_by_a_large_one_started_before_it(stub_server, settings):
+    from conftest import independent_atoms
+
+    settings.MGE_WAVE_SHARD_SIZE = 1  # the large plan's wave: twelve jobs, twelve waiters
+    ConcurrencyLimiter().set_limit(2, "test")
+    stub_server.configure(latency_ms=150)
+    large = import_masterplan(independent_atoms(12, "100"))
+    small = import_masterplan(independent_atoms(2, "100"))
+    start_masterplan(large.pk)
+    start_masterplan(small.pk)
+    drain(ConcurrentWorker)
+    for plan in (large, small):
+        plan.refresh_from_db()
+        # Twelve shards of one wave at once: none of their ledger rows deadlocked with a
+        # shard closing the wave.
+        assert plan.status == MasterPlan.Status.COMPLETED, plan.status_reason
+    order = finish_order(large, small)
+    assert set(order) == {large.name, small.name} and len(order) == 14
+    # Its two atoms took turns with the large plan's twelve, rather than queueing behind
+    # them all (first come, first served put them last).
+    assert max(i for i, name in enumerate(order) if name == small.name) < 6
+
+
+@engine_db
+def test_a_plan_paused_while_another_runs_gives_its_turns_to_the_other(stub_server, settings):
+    from conftest import independent_atoms
+    from execution.runtime.lifecycle import pause_masterplan
+
+    ConcurrencyLimiter().set_limit(2, "test")
+    stub_server.configure(latency_ms=300)
+    paused = import_masterplan(independent_atoms(6, "100"))
+    going = import_masterplan(independent_atoms(5, "100"))
+    for plan in (paused, going):
+        start_masterplan(plan.pk)
+    paused_at: list[int] = []
+
+    def pause_after_its_first_atom() -> None:
+        deadline = time.monotonic() + 30
+        while not paused.atoms.filter(status=Atom.Status.COMPLETED).exists():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
+        pause_masterplan(paused.pk)
+        paused_at.append(going.atoms.filter(status=Atom.Status.COMPLETED).count())
+        connection.close()  # this thread's own
+
+    pauser = threading.Thread(target=pause_after_its_first_atom)
+    pauser.start()
+    drain(ConcurrentWorker)  # the worker's signal handlers need the main thread
+    pauser.join()
+    assert paused_at and paused_at[0] < 5  # paused while the other still ran
+    going.refresh_from_db()
+    assert going.status == MasterPlan.Status.COMPLETED
+    left = paused.atoms.exclude(status=Atom.Status.COMPLETED)
+    assert left.exists() and not left.exclude(status=Atom.Status.PENDING).exists()
+    # Its waiting atoms asked the provider nothing once paused, and hold no slot.
+    completed = set(
+        paused.atoms.filter(status=Atom.Status.COMPLETED).values_list("name", flat=True)
+    )
+    asked = {name for name in stub_server.stats.calls_by_atom if name.startswith("a")}
+    assert asked - completed <= set(going.atoms.values_list("name", flat=True))
+    assert ConcurrencyLimiter().in_flight() == 0
