@@ -189,7 +189,7 @@ class GateStatusView(APIView):
 
     @extend_schema(responses={200: OpenApiResponse(description="gate_passed, rates, blocking")})
     def get(self, request: Request, masterplan_id: str) -> Response:
-        masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
+        masterplan = get_object_or_404(MasterPlan.objects.only("pk"), pk=masterplan_id)
         return Response(
             {"masterplan_id": str(masterplan.pk), **gate_status(masterplan.pk).as_json()}
         )

@@ -132,7 +132,8 @@ class BudgetView(APIView):
 
     @extend_schema(responses={200: BudgetSerializer})
     def get(self, request: Request, masterplan_id: str) -> Response:
-        return Response(budget_json(get_object_or_404(MasterPlan, pk=masterplan_id)))
+        plans = MasterPlan.objects.defer("description")  # the document: unread, and large
+        return Response(budget_json(get_object_or_404(plans, pk=masterplan_id)))
 
     @extend_schema(
         request=CapsSerializer,

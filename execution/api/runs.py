@@ -110,8 +110,8 @@ class MasterPlanProgressView(APIView):
 
     @extend_schema(responses={200: OpenApiResponse(description="Counts per wave and status")})
     def get(self, request: Request, masterplan_id: str) -> Response:
-        masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
-        return Response(masterplan_progress(masterplan))
+        plans = MasterPlan.objects.with_spent().defer("description")
+        return Response(masterplan_progress(get_object_or_404(plans, pk=masterplan_id)))
 
 
 class JobView(APIView):

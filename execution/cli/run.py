@@ -135,7 +135,7 @@ class _ProgressPrinter:
             connection.close()
 
     def _draw(self) -> str:
-        self.masterplan.refresh_from_db()
+        self.masterplan = MasterPlan.objects.with_spent().get(pk=self.masterplan.pk)
         progress = masterplan_progress(self.masterplan)
         lines = [_wave_line(wave) for wave in progress["waves"]]
         lines.append(

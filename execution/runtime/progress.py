@@ -7,57 +7,69 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Avg, Count, Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from execution.models import Atom, MasterPlan
-from execution.runtime.spend import spent_expression
 
 
 def masterplan_progress(masterplan: MasterPlan) -> dict[str, Any]:
-    rows = masterplan.atoms.values("wave__number", "status").annotate(n=Count("pk"))
-    by_wave: dict[int, dict[str, int]] = {}
+    """`masterplan` from `MasterPlan.objects.with_spent()`. Two queries: the atoms' counts
+    and sums per wave and status (one pass over the plan's atoms), and the waves — a
+    polled endpoint, so every query counts."""
+    rows = (
+        masterplan.atoms.values("wave_id", "status")
+        .annotate(
+            n=Count("pk"),
+            input_tokens=Sum("input_tokens"),
+            output_tokens=Sum("output_tokens"),
+            seconds=Sum("execution_time_seconds"),
+            timed=Count("execution_time_seconds"),
+        )
+        .order_by()
+    )
+    waves = list(masterplan.waves.order_by("number"))
+    number_of = {wave.pk: wave.number for wave in waves}
+    by_wave: dict[int | None, dict[str, int]] = {}
     by_status = dict.fromkeys(Atom.Status.values, 0)
+    input_tokens = output_tokens = timed = 0
+    seconds = 0.0
     for row in rows:
-        by_wave.setdefault(row["wave__number"], dict.fromkeys(Atom.Status.values, 0))
-        by_wave[row["wave__number"]][row["status"]] = row["n"]
+        counts = by_wave.setdefault(
+            number_of.get(row["wave_id"]), dict.fromkeys(Atom.Status.values, 0)
+        )
+        counts[row["status"]] = row["n"]
         by_status[row["status"]] += row["n"]
-    spent = (
-        MasterPlan.objects.filter(pk=masterplan.pk)
-        .annotate(spent=spent_expression())
-        .values_list("spent", flat=True)
-        .get()
-    )
-    totals = masterplan.atoms.aggregate(
-        input_tokens=Sum("input_tokens"),
-        output_tokens=Sum("output_tokens"),
-        average_seconds=Avg("execution_time_seconds", filter=None),
-    )
-    waves = [
+        input_tokens += row["input_tokens"] or 0
+        output_tokens += row["output_tokens"] or 0
+        seconds += row["seconds"] or 0.0
+        timed += row["timed"]
+    wave_rows = [
         {
             "number": wave.number,
             "status": wave.status,
             "atoms": wave.atom_count,
             "by_status": by_wave.get(wave.number, {}),
         }
-        for wave in masterplan.waves.order_by("number")
+        for wave in waves
     ]
     elapsed = None
     if masterplan.started_at:
         end = masterplan.finished_at or timezone.now()
         elapsed = round((end - masterplan.started_at).total_seconds(), 1)
+    spent: Decimal = masterplan.cost_total_usd or Decimal(0)  # type: ignore[attr-defined]
     return {
         "masterplan_id": str(masterplan.pk),
         "status": masterplan.status,
         "status_reason": masterplan.status_reason,
         "atoms_total": sum(by_status.values()),
         "by_status": by_status,
-        "waves": waves,
-        "cost_usd": str((spent or Decimal(0)).quantize(Decimal("0.000001"))),
-        "input_tokens": totals["input_tokens"] or 0,
-        "output_tokens": totals["output_tokens"] or 0,
+        "waves": wave_rows,
+        "cost_usd": str(spent.quantize(Decimal("0.000001"))),
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
         "elapsed_seconds": elapsed,
-        "eta_seconds": _eta_seconds(masterplan, waves, totals["average_seconds"]),
+        "eta_seconds": _eta_seconds(masterplan, wave_rows, seconds / timed if timed else None),
     }
 
 
