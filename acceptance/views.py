@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
@@ -13,6 +15,7 @@ from acceptance.models import AcceptanceTest, Requirement, TestRun
 from acceptance.review import NotReviewable, mark_reviewed
 from acceptance.runs import NotNow, latest_results, request_generation, request_run, run_summaries
 from execution.models import MasterPlan
+from execution.pages import freshness
 from execution.runtime.jobs import QueueUnavailable
 from mge_site.http import HtmxHttpRequest, SignedInHtmxHttpRequest
 
@@ -21,7 +24,12 @@ ACTIVE_RUNS = [TestRun.Status.QUEUED, TestRun.Status.RUNNING]
 
 @login_required
 @permission_required("execution.view_masterplan", raise_exception=True)
-def masterplan_acceptance(request: HtmxHttpRequest, masterplan_id: str) -> HttpResponse:
+def masterplan_acceptance(request: HtmxHttpRequest, masterplan_id: UUID) -> HttpResponse:
+    etag: str | None = None
+    if request.htmx:  # the live region's poll, while tests run
+        etag, unchanged = freshness.conditional(request, masterplan_id)
+        if unchanged:
+            return unchanged
     masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
     requirements = (
         Requirement.objects.filter(masterplan=masterplan)
@@ -46,7 +54,8 @@ def masterplan_acceptance(request: HtmxHttpRequest, masterplan_id: str) -> HttpR
         "active": any(run.status in ACTIVE_RUNS for run in runs),
     }
     if request.htmx:
-        return render(request, "acceptance/_acceptance_live.html", context)
+        live = render(request, "acceptance/_acceptance_live.html", context)
+        return freshness.with_etag(live, etag) if etag else live
     return render(request, "acceptance/masterplan_acceptance.html", context)
 
 

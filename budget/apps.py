@@ -13,15 +13,19 @@ class BudgetConfig(AppConfig):
         from budget import receivers  # noqa: F401  (the import hook)
         from budget.guardrails import budget_guard
         from budget.metrics import BudgetCollector
-        from budget.models import spent_by_masterplan
-        from budget.status import lowest_budget_remaining_pct
+        from budget.models import CostEntry, spent_by_masterplan
+        from budget.status import lowest_budget_remaining_pct, reserved_now
         from execution.llm import gateway
+        from execution.pages import freshness
         from execution.runtime import concurrency, spend
         from mge_site.prometheus import register_once
 
         gateway.plug("budget", budget_guard)
         concurrency.use_budget_signal(lowest_budget_remaining_pct)
         spend.use_spent_expression(spent_by_masterplan)
+        # The budget bar on the masterplan's page: the ledger, and the reservations in Redis.
+        freshness.watch(CostEntry)
+        freshness.watch_value(reserved_now)
 
         register_once(BudgetCollector)
         from budget.pricing import UnknownModel, check_configured_models

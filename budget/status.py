@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from uuid import UUID
 
 from django.db.models import Q, Sum
 
@@ -51,6 +52,11 @@ def lowest_budget_remaining_pct() -> float | None:
         if plan.budget_hard_cap_usd
     ]
     return min(shares, default=None)
+
+
+def reserved_now(masterplan_id: UUID) -> str:
+    """What the plan has reserved at this moment (the live counter in Redis)."""
+    return str(BudgetCounters().reserved([masterplan_id])[masterplan_id])
 
 
 def budget_status(masterplan: MasterPlan) -> BudgetStatus:

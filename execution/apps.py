@@ -9,6 +9,8 @@ class ExecutionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from execution.models import Atom, Wave
+        from execution.pages import freshness
         from execution.runtime import checks
         from execution.runtime.concurrency.metrics import ConcurrencyCollector
         from execution.runtime.dependency_check import DEPENDENCY_CHECK
@@ -16,3 +18,5 @@ class ExecutionConfig(AppConfig):
 
         register_once(ConcurrencyCollector)
         checks.register(DEPENDENCY_CHECK)
+        freshness.watch(Atom)
+        freshness.watch(Wave)

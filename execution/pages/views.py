@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from uuid import UUID
 
 from django.conf import settings
 from django.contrib import messages
@@ -22,6 +23,8 @@ from execution.dependencies.atom_graph import atom_graph
 from execution.document.export import export_masterplan
 from execution.document.format import MasterPlanFormatError
 from execution.models import Atom, MasterPlan, Milestone, Phase, Task
+from execution.pages import freshness
+from execution.pages.atoms_table import atoms_page, page_query
 from execution.pages.charts import time_chart
 from execution.pages.forms import MasterPlanUploadForm
 from execution.runtime import jobs, lifecycle
@@ -43,20 +46,26 @@ def masterplan_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "execution/masterplan_list.html", context)
 
 
+# The parts of a masterplan's page that HTMX asks for alone (HX-Target), and their templates.
+LIVE_PARTS = {"live": "execution/_live.html", "atoms": "execution/_atoms_table.html"}
+
+
 @login_required
 @permission_required("execution.view_masterplan", raise_exception=True)
-def masterplan_detail(request: HtmxHttpRequest, masterplan_id: str) -> HttpResponse:
+def masterplan_detail(request: HtmxHttpRequest, masterplan_id: UUID) -> HttpResponse:
+    live = request.htmx.target if request.htmx and request.htmx.target in LIVE_PARTS else None
+    etag: str | None = None
+    if live:
+        etag, unchanged = freshness.conditional(request, masterplan_id)
+        if unchanged:
+            return unchanged
     masterplan = get_object_or_404(MasterPlan.objects.with_progress(), pk=masterplan_id)
-    atoms = masterplan.atoms.select_related("wave", "task").order_by("wave__number", "source_line")
-    status_filter = request.GET.get("status", "")
-    if status_filter in Atom.Status.values:
-        atoms = atoms.filter(status=status_filter)
-    else:
-        status_filter = ""
+    atoms, status_filter = atoms_page(masterplan, request.GET)
     context = {
         "masterplan": masterplan,
         "atoms": atoms,
         "status_filter": status_filter,
+        "page_query": page_query(status_filter, atoms),
         "waves": masterplan.waves.all(),
         "status_counts": Counter(masterplan.atoms.values_list("status", flat=True)),
         "placeholders": masterplan.atom_placeholders,  # type: ignore[attr-defined]
@@ -65,10 +74,9 @@ def masterplan_detail(request: HtmxHttpRequest, masterplan_id: str) -> HttpRespo
         "available_actions": lifecycle.available_actions(masterplan.status),
         "workspace_files": workspace_files(Path(masterplan.workspace_path)),
     }
-    if request.htmx and request.htmx.target == "atoms":
-        return render(request, "execution/_atoms_table.html", context)
-    if request.htmx and request.htmx.target == "live":
-        return render(request, "execution/_live.html", context)
+    if live:
+        response = render(request, LIVE_PARTS[live], context)
+        return freshness.with_etag(response, etag) if etag else response
     phases = Phase.objects.filter(masterplan=masterplan).prefetch_related(
         Prefetch(
             "milestones",

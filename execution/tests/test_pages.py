@@ -52,7 +52,7 @@ def test_atoms_table_filters_by_status_as_an_htmx_partial(client, viewer, import
         headers={"HX-Request": "true", "HX-Target": "atoms"},
     )
     html = response.content.decode()
-    assert html.lstrip().startswith("<table")  # the partial only, not the page
+    assert html.lstrip().startswith('<div id="atoms">')  # the partial only, not the page
     assert "slugify" in html and "SyntaxError" in html
     assert ">fold_accents</td>" not in html
 
