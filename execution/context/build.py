@@ -121,6 +121,12 @@ def _retrieve(
     # A file written is found instead of its spec.
     written = {row.atom_id for row in rows if row.kind == ContextChunk.Kind.FILE}
     rows = [row for row in rows if row.kind == ContextChunk.Kind.FILE or row.atom_id not in written]
+    # Who defines each name: looked up per name an atom's spec mentions, not by scanning
+    # every chunk for every atom (a job's atoms × the plan's chunks).
+    defined_by: dict[str, list[_Row]] = {}
+    for row in rows:
+        for name in row.names:
+            defined_by.setdefault(name, []).append(row)
     for atom_id, atom in atoms.items():
         context = contexts[atom_id]
         needed = dependencies.get(atom_id, [])
@@ -128,18 +134,21 @@ def _retrieve(
         mentioned = identifiers(atom.description) - set(defined_in_spec(atom.description))
         # What the spec mentions that another file of the plan defines: its dependencies'
         # (whose code the prompt holds) and the candidates of the search.
-        defining = [row for row in rows if row.atom_id != atom_id and mentioned & set(row.names)]
+        others = {
+            name: [row for row in defined_by.get(name, ()) if row.atom_id != atom_id]
+            for name in mentioned
+        }
+        defining = {row.pk: row for found in others.values() for row in found}.values()
         candidates = [row for row in defining if row.atom_id not in own]
         if candidates:
             context.retrieved, context.cache_hit = _search_or_cached(wave, atom, candidates)
         held = {file.file_path for file in context.files} | {
             chunk.source for chunk in context.retrieved
         }
-        context.names = sorted({name for row in defining for name in row.names} & mentioned)
+        context.names = sorted(name for name, found in others.items() if found)
         context.names_found = [
-            name for name in context.names
-            if any(name in row.names and row.source in held for row in defining)
-        ]  # fmt: skip
+            name for name in context.names if any(row.source in held for row in others[name])
+        ]
 
 
 class _Row(NamedTuple):
