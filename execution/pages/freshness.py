@@ -4,13 +4,17 @@ answers without rendering, so a poll of an unchanged page is a 304.
 The version of a plan is read from PostgreSQL's row versions: every INSERT and UPDATE
 writes a tuple whose `xmin` is its transaction's id, so the count and the sum of `xmin`
 over the rows a page shows change whenever any of them is written — whoever wrote it, by
-`save()`, `update()` or raw SQL. No writer has to remember to bump a counter. (A VACUUM
-that freezes a row changes its `xmin` too: one needless full answer, never a stale one.)
+`save()`, `update()` or raw SQL. No writer has to remember to bump a counter.
 
 Each app says which of its tables the page reads (`watch`) and which live values not in
 the database (`watch_value`, e.g. the budget's reservations in Redis); the core knows no
 app's tables. The fingerprint is one query, read before the page's data: a write between
 the two makes the next poll a full answer again, never a 304 for a page it did not see.
+
+Not watched, knowingly: the users' table (a reviewer renamed shows under the old name
+until the plan's next write) and the workspace's files (written by the engine just before
+its atom's row; a worker whose lease was lost writes a file whose row update matches
+nothing, and the list shows it at the plan's next write).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
+from django.apps import apps
 from django.conf import settings
 from django.db import connection, models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
@@ -104,12 +109,12 @@ def plan_version(masterplan_id: UUID) -> str | None:
 def live_etag(request: HttpRequest, version: str) -> str:
     """The ETag of a live region: the plan's version, and what else shapes the answer —
     who asks (their permissions choose the buttons), the query (filter, page), the HTMX
-    target and the templates' source."""
+    target and the release (the code, the templates and the settings that render it)."""
     user = request.user
     permissions = sorted(user.get_all_permissions()) if user.is_authenticated else []
     parts = [
         version, str(user.pk), ",".join(permissions), request.get_full_path(),
-        request.headers.get("HX-Target", ""), _templates_digest(),
+        request.headers.get("HX-Target", ""), _release_digest(),
     ]  # fmt: skip
     return quote_etag(hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest())
 
@@ -127,7 +132,9 @@ def conditional(
     if version is None:
         raise Http404("No such masterplan.")
     etag = live_etag(request, version)
-    if etag in parse_etags(request.headers.get("If-None-Match", "")):
+    # Weakly compared: a proxy that compresses the answer marks its ETag W/.
+    held = {tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))}
+    if etag in held:
         return etag, _revalidate(HttpResponseNotModified(), etag)
     return etag, None
 
@@ -148,19 +155,32 @@ def _revalidate(response: HttpResponse, etag: str) -> HttpResponse:
 _digest: str | None = None
 
 
-def _templates_digest() -> str:
-    """The templates' sources, read once per process: a deploy that changes them changes
-    every ETag, the same in every web process."""
+def _release_digest() -> str:
+    """Our Python and template sources and the MGE_ settings, read once per process: a
+    deploy or a restart with other settings changes every ETag, alike in every web
+    process."""
     global _digest
     if _digest is None:
         hasher = hashlib.blake2b(digest_size=8)
-        for path in sorted(_template_files()):
+        for path in sorted(_source_files()):
             hasher.update(path.read_bytes())
+        for name in sorted(name for name in dir(settings) if name.startswith("MGE_")):
+            hasher.update(f"{name}={getattr(settings, name)!r}".encode())
         _digest = hasher.hexdigest()
     return _digest
 
 
-def _template_files() -> Iterable[Path]:
+def _source_files() -> Iterable[Path]:
     roots = {Path(root) for engine in engines.all() for root in engine.template_dirs}
-    ours = [root for root in roots if root.is_relative_to(settings.BASE_DIR) and root.is_dir()]
-    return (path for root in ours for path in root.rglob("*.html"))
+    roots |= {Path(app.path) for app in apps.get_app_configs()}
+    ours = [
+        root for root in roots
+        if root.is_relative_to(settings.BASE_DIR) and "site-packages" not in root.parts
+    ]  # fmt: skip
+    return {
+        path
+        for root in ours
+        for pattern in ("*.py", "*.html")
+        for path in root.rglob(pattern)
+        if not {"tests", "node_modules"} & set(path.relative_to(root).parts)
+    }

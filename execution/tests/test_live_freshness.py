@@ -51,6 +51,8 @@ def test_an_unchanged_live_region_is_a_304_without_a_body(client, viewer, plan):
     again = poll(client, plan, first["ETag"])
     assert again.status_code == 304 and again.content == b""
     assert again["ETag"] == first["ETag"]
+    # A proxy that compresses the answer hands the browser a weak ETag.
+    assert poll(client, plan, f"W/{first['ETag']}").status_code == 304
 
 
 @committed
