@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
@@ -25,11 +26,15 @@ ACTIVE_RUNS = [TestRun.Status.QUEUED, TestRun.Status.RUNNING]
 @login_required
 @permission_required("execution.view_masterplan", raise_exception=True)
 def masterplan_acceptance(request: HtmxHttpRequest, masterplan_id: UUID) -> HttpResponse:
-    etag: str | None = None
     if request.htmx:  # the live region's poll, while tests run
-        etag, unchanged = freshness.conditional(request, masterplan_id)
-        if unchanged:
-            return unchanged
+        return freshness.answer(
+            request, masterplan_id,
+            lambda: render(request, "acceptance/_acceptance_live.html", _context(masterplan_id)),
+        )  # fmt: skip
+    return render(request, "acceptance/masterplan_acceptance.html", _context(masterplan_id))
+
+
+def _context(masterplan_id: UUID) -> dict[str, Any]:
     masterplan = get_object_or_404(MasterPlan, pk=masterplan_id)
     requirements = (
         Requirement.objects.filter(masterplan=masterplan)
@@ -46,17 +51,13 @@ def masterplan_acceptance(request: HtmxHttpRequest, masterplan_id: UUID) -> Http
         )  # fmt: skip
     runs = list(masterplan.test_runs.select_related("wave")[:10])
     summaries = run_summaries(runs)
-    context = {
+    return {
         "masterplan": masterplan,
         "rows": rows,
         "gate": gate_status(masterplan.pk),
         "runs": [(run, summaries[run.pk]) for run in runs],
         "active": any(run.status in ACTIVE_RUNS for run in runs),
     }
-    if request.htmx:
-        live = render(request, "acceptance/_acceptance_live.html", context)
-        return freshness.with_etag(live, etag) if etag else live
-    return render(request, "acceptance/masterplan_acceptance.html", context)
 
 
 @login_required

@@ -43,23 +43,22 @@ class _Atom(NamedTuple):
         return f"{self.name} ({self.file_path}, {self.language}): {self.description.strip()}"
 
 
-def _spec_chunk(atom: _Atom) -> ContextChunk:
+def _spec_chunk(atom: _Atom, digest: str) -> ContextChunk:
     text = atom.spec_text
     return ContextChunk(
         masterplan_id=atom.masterplan_id, atom_id=atom.pk, kind=ContextChunk.Kind.SPEC,
         source=atom.file_path, language=atom.language, text=text, search_text=text,
-        names=defined_in_spec(atom.description), digest=_digest(text),
-        wave_number=atom.wave_number,
+        names=defined_in_spec(atom.description), digest=digest, wave_number=atom.wave_number,
     )  # fmt: skip
 
 
-def _file_chunk(atom: _Atom) -> ContextChunk:
+def _file_chunk(atom: _Atom, digest: str) -> ContextChunk:
     return ContextChunk(
         masterplan_id=atom.masterplan_id, atom_id=atom.pk, kind=ContextChunk.Kind.FILE,
         source=atom.file_path, language=atom.language, text=atom.generated_code,
         search_text=f"{atom.file_path}\n{atom.generated_code}",
         names=public_names(atom.language, atom.generated_code),
-        digest=_digest(atom.generated_code), wave_number=atom.wave_number,
+        digest=digest, wave_number=atom.wave_number,
     )  # fmt: skip
 
 
@@ -83,15 +82,15 @@ def index_plan(masterplan_id: uuid.UUID | str, before_wave: int) -> None:
     )  # fmt: skip
     missing = []
     for atom in map(_Atom._make, rows):
-        if (atom.pk, ContextChunk.Kind.SPEC, _digest(atom.spec_text)) not in kept:
-            missing.append(_spec_chunk(atom))
+        spec = _digest(atom.spec_text)
+        if (atom.pk, ContextChunk.Kind.SPEC, spec) not in kept:
+            missing.append(_spec_chunk(atom, spec))
         written = atom.wave_number < before_wave and atom.status == Atom.Status.COMPLETED
-        if (
-            written
-            and atom.generated_code
-            and ((atom.pk, ContextChunk.Kind.FILE, _digest(atom.generated_code)) not in kept)
-        ):
-            missing.append(_file_chunk(atom))
+        if not (written and atom.generated_code):
+            continue
+        code = _digest(atom.generated_code)
+        if (atom.pk, ContextChunk.Kind.FILE, code) not in kept:
+            missing.append(_file_chunk(atom, code))
     if missing:
         _replace(missing)
 

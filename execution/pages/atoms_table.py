@@ -52,11 +52,21 @@ def _position(atoms: QuerySet[Atom], atom_id: str) -> int | None:
     ).count()
 
 
-def page_query(status_filter: str, page: Page) -> str:
-    """The query string that shows this filter and page again (the live region's poll)."""
+def page_links(status_filter: str, page: Page) -> dict[str, str]:
+    """Query strings of this filter: `poll` shows this page again (the live region's poll),
+    `previous` and `next` the pages around it (absent at the ends)."""
+    links = {"poll": _query(status_filter, page.number)}
+    if page.has_previous():
+        links["previous"] = _query(status_filter, page.previous_page_number())
+    if page.has_next():
+        links["next"] = _query(status_filter, page.next_page_number())
+    return links
+
+
+def _query(status_filter: str, number: int) -> str:
     query = QueryDict(mutable=True)
     if status_filter:
         query["status"] = status_filter
-    if page.number > 1:
-        query["page"] = str(page.number)
-    return f"?{query.urlencode()}" if query else ""
+    if number > 1:
+        query["page"] = str(number)
+    return f"?{query.urlencode()}"

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
@@ -35,14 +34,8 @@ from django.utils.http import parse_etags, quote_etag
 
 from execution.models import MasterPlan
 
-
-@dataclass(frozen=True)
-class _Watched:
-    sql: str
-    """A subquery giving 'count.sum-of-xmin' of the rows of one plan (%s: its id)."""
-
-
-_watched: list[_Watched] = []
+# Subqueries giving 'count.sum-of-xmin' of one plan's rows of a table (%s: the plan's id).
+_watched: list[str] = []
 _values: list[Callable[[UUID], str]] = []
 
 
@@ -63,8 +56,8 @@ def watch(model: type[models.Model], via: str = "masterplan") -> None:
         f"(SELECT count(*) || '.' || coalesce(sum({table}.xmin::text::bigint), 0)"
         f" FROM {rows} WHERE {plan_column} = %s)"
     )
-    if all(watched.sql != sql for watched in _watched):
-        _watched.append(_Watched(sql))
+    if sql not in _watched:
+        _watched.append(sql)
 
 
 def _foreign_key(model: type[models.Model], name: str) -> models.ForeignKey:
@@ -91,10 +84,9 @@ def watch_value(read: Callable[[UUID], str]) -> None:
 
 def plan_version(masterplan_id: UUID) -> str | None:
     """The plan's version over every watched table and value; None if there is no such
-    plan. The workspace's files are not read: only the engine writes them, each just before
-    the row of its atom (which holds the code too); tests and checks run on copies."""
-    plan_table = connection.ops.quote_name(MasterPlan._meta.db_table)
-    parts = ", ".join(["xmin::text", *(watched.sql for watched in _watched)])
+    plan."""
+    plan_table = _quoted(MasterPlan._meta.db_table)
+    parts = ", ".join(["xmin::text", *_watched])
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT concat_ws(':', {parts}) FROM {plan_table} WHERE id = %s",
@@ -119,32 +111,22 @@ def live_etag(request: HttpRequest, version: str) -> str:
     return quote_etag(hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest())
 
 
-def conditional(
-    request: HttpRequest, masterplan_id: UUID
-) -> tuple[str | None, HttpResponse | None]:
-    """The ETag of the plan's live region as this request would see it, and a 304 if the
-    browser holds it already. Call it before reading the page's data. No ETag on SQLite
-    (`make run` without DATABASE_URL): it keeps no row versions, so every poll is answered
-    in full."""
+def answer(
+    request: HttpRequest, masterplan_id: UUID, render: Callable[[], HttpResponse]
+) -> HttpResponse:
+    """A live region of the plan: a 304 if the browser holds this version of it, else
+    `render()` with its ETag. The version is read before `render` reads the page's data.
+    No ETag on SQLite (`make run` without DATABASE_URL): it keeps no row versions, so every
+    poll is answered in full."""
     if connection.vendor != "postgresql":
-        return None, None
+        return render()
     version = plan_version(masterplan_id)
     if version is None:
         raise Http404("No such masterplan.")
     etag = live_etag(request, version)
     # Weakly compared: a proxy that compresses the answer marks its ETag W/.
     held = {tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))}
-    if etag in held:
-        return etag, _revalidate(HttpResponseNotModified(), etag)
-    return etag, None
-
-
-def with_etag(response: HttpResponse, etag: str) -> HttpResponse:
-    """The browser keeps the answer and asks with If-None-Match at the next poll."""
-    return _revalidate(response, etag)
-
-
-def _revalidate(response: HttpResponse, etag: str) -> HttpResponse:
+    response = HttpResponseNotModified() if etag in held else render()
     response["ETag"] = etag
     # private: per user; no-cache: kept, but asked about every time.
     response["Cache-Control"] = "private, no-cache"

@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -24,7 +25,7 @@ from execution.document.export import export_masterplan
 from execution.document.format import MasterPlanFormatError
 from execution.models import Atom, MasterPlan, Milestone, Phase, Task
 from execution.pages import freshness
-from execution.pages.atoms_table import atoms_page, page_query
+from execution.pages.atoms_table import atoms_page, page_links
 from execution.pages.charts import time_chart
 from execution.pages.forms import MasterPlanUploadForm
 from execution.runtime import jobs, lifecycle
@@ -54,29 +55,13 @@ LIVE_PARTS = {"live": "execution/_live.html", "atoms": "execution/_atoms_table.h
 @permission_required("execution.view_masterplan", raise_exception=True)
 def masterplan_detail(request: HtmxHttpRequest, masterplan_id: UUID) -> HttpResponse:
     live = request.htmx.target if request.htmx and request.htmx.target in LIVE_PARTS else None
-    etag: str | None = None
     if live:
-        etag, unchanged = freshness.conditional(request, masterplan_id)
-        if unchanged:
-            return unchanged
-    masterplan = get_object_or_404(MasterPlan.objects.with_progress(), pk=masterplan_id)
-    atoms, status_filter = atoms_page(masterplan, request.GET)
-    context = {
-        "masterplan": masterplan,
-        "atoms": atoms,
-        "status_filter": status_filter,
-        "page_query": page_query(status_filter, atoms),
-        "waves": masterplan.waves.all(),
-        "status_counts": Counter(masterplan.atoms.values_list("status", flat=True)),
-        "placeholders": masterplan.atom_placeholders,  # type: ignore[attr-defined]
-        "plan_ended": masterplan.status in lifecycle.ENDED,
-        "atom_statuses": Atom.Status.values,
-        "available_actions": lifecycle.available_actions(masterplan.status),
-        "workspace_files": workspace_files(Path(masterplan.workspace_path)),
-    }
-    if live:
-        response = render(request, LIVE_PARTS[live], context)
-        return freshness.with_etag(response, etag) if etag else response
+        return freshness.answer(
+            request, masterplan_id,
+            lambda: render(request, LIVE_PARTS[live], _detail_context(request, masterplan_id)),
+        )  # fmt: skip
+    context = _detail_context(request, masterplan_id)
+    masterplan = context["masterplan"]
     phases = Phase.objects.filter(masterplan=masterplan).prefetch_related(
         Prefetch(
             "milestones",
@@ -90,6 +75,24 @@ def masterplan_detail(request: HtmxHttpRequest, masterplan_id: UUID) -> HttpResp
         "requirements": masterplan.requirements.all(),
     }
     return render(request, "execution/masterplan_detail.html", context)
+
+
+def _detail_context(request: HtmxHttpRequest, masterplan_id: UUID) -> dict[str, Any]:
+    masterplan = get_object_or_404(MasterPlan.objects.with_progress(), pk=masterplan_id)
+    atoms, status_filter = atoms_page(masterplan, request.GET)
+    return {
+        "masterplan": masterplan,
+        "atoms": atoms,
+        "status_filter": status_filter,
+        "pages": page_links(status_filter, atoms),
+        "waves": masterplan.waves.all(),
+        "status_counts": Counter(masterplan.atoms.values_list("status", flat=True)),
+        "placeholders": masterplan.atom_placeholders,  # type: ignore[attr-defined]
+        "plan_ended": masterplan.status in lifecycle.ENDED,
+        "atom_statuses": Atom.Status.values,
+        "available_actions": lifecycle.available_actions(masterplan.status),
+        "workspace_files": workspace_files(Path(masterplan.workspace_path)),
+    }
 
 
 @login_required
