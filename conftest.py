@@ -44,6 +44,9 @@ def _isolated_services(settings: Settings, tmp_path: Path) -> Iterator[None]:
     # batch (caching/tests/test_batches.py) turn them on with fast figures.
     settings.MGE_LLM_BATCH = "off"
     settings.METRICS_CACHE_SECONDS = 0  # each test's scrape sees its own rows
+    # A wave job's lane closes with it: no test leaves connections to the next one (the
+    # lane's idle time has its own test).
+    settings.MGE_DB_LANE_IDLE_SECONDS = 0
     # Transient provider errors are asked again after a backoff: milliseconds in tests.
     settings.MGE_LLM_BACKOFF_BASE_SECONDS = Decimal("0.01")
     settings.MGE_LLM_BACKOFF_MAX_SECONDS = Decimal("0.05")

@@ -418,6 +418,8 @@ MGE_ATOM_LEASE_SECONDS = env_int("MGE_ATOM_LEASE_SECONDS", 120, minimum=2)
 MGE_WORKER_JOBS = env_int("MGE_WORKER_JOBS", 16, minimum=1)
 # Database connections a worker process's jobs share for their atoms' reads and writes.
 MGE_DB_LANE_CONNECTIONS = env_int("MGE_DB_LANE_CONNECTIONS", 6, minimum=1)
+# Seconds the lane's connections stay open once no job uses them (0: close at once).
+MGE_DB_LANE_IDLE_SECONDS = env_int("MGE_DB_LANE_IDLE_SECONDS", 30, minimum=0)
 # Waves larger than this are split into several jobs so several workers share them.
 MGE_WAVE_SHARD_SIZE = env_int("MGE_WAVE_SHARD_SIZE", 200, minimum=1)
 # Extra or replacing price rows: a JSON list like the "models" of budget/prices.json.

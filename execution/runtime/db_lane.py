@@ -49,12 +49,15 @@ class _Connections:
 _lock = threading.Lock()
 _shared: _Connections | None = None
 _users = 0
+_idle_closer: threading.Timer | None = None
 
 
 class DatabaseLane:
     """A wave job's way to the process's lane; the jobs a worker runs at once share it, so
     a worker process holds MGE_DB_LANE_CONNECTIONS connections for its atoms, however
-    many jobs it runs. The lane opens with its first job and closes with its last.
+    many jobs it runs. The lane opens with its first job and closes once no job has used
+    it for MGE_DB_LANE_IDLE_SECONDS: a plan's waves follow each other milliseconds apart,
+    and the next wave's job need not open its connections again before its first claim.
 
     It keeps the job's timings apart: the query's own time (the database signal of the
     concurrency limit) and the wait for a lane thread (a busy process, not a slow
@@ -76,8 +79,11 @@ class DatabaseLane:
         return result
 
     def __enter__(self) -> DatabaseLane:
-        global _shared, _users
+        global _shared, _users, _idle_closer
         with _lock:
+            if _idle_closer is not None:
+                _idle_closer.cancel()
+                _idle_closer = None
             if _shared is None:
                 _shared = _Connections(self.size)
             _users += 1
@@ -85,18 +91,35 @@ class DatabaseLane:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        global _shared, _users
+        global _shared, _users, _idle_closer
+        closing = None
         with _lock:
             _users -= 1
-            closing = _shared if _users == 0 else None
-            if closing is not None:
-                _shared = None
+            if _users == 0:
+                idle_s = settings.MGE_DB_LANE_IDLE_SECONDS
+                if idle_s > 0:
+                    _idle_closer = threading.Timer(idle_s, _close_if_idle, args=(_shared,))
+                    _idle_closer.daemon = True
+                    _idle_closer.start()
+                else:
+                    closing, _shared = _shared, None
         if closing is not None:
             closing.close()
         self._connections = None
         ConcurrencyLimiter().record_db_ms(
             self.query_ms[-SAMPLES_KEPT:], self.wait_ms[-SAMPLES_KEPT:]
         )
+
+
+def _close_if_idle(lane: _Connections | None) -> None:
+    global _shared, _idle_closer
+    with _lock:
+        # A job may have come (and gone) since the timer started: only the lane it was
+        # started for, still unused, closes.
+        if lane is None or lane is not _shared or _users:
+            return
+        _shared = _idle_closer = None
+    lane.close()
 
 
 def _fresh_connection_call(function: Callable[..., T], args: tuple[Any, ...]) -> tuple[T, float]:

@@ -182,6 +182,30 @@ def test_the_jobs_of_a_process_share_one_lane_and_it_closes_with_the_last(settin
 
 
 @engine_db
+def test_the_lane_outlives_its_last_job_for_the_idle_time_only(settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("counts PostgreSQL's connections")
+    settings.MGE_DB_LANE_CONNECTIONS = 2
+    settings.MGE_DB_LANE_IDLE_SECONDS = 1
+    before = open_connections()
+    with DatabaseLane() as first:
+        first.run(lambda: None)
+        lane = first._connections
+    # The next wave's job, a moment later, finds the lane and its connections open.
+    time.sleep(0.3)
+    with DatabaseLane() as second:
+        assert second._connections is lane
+        assert second.run(open_connections) >= before + 1
+    deadline = time.monotonic() + 10
+    while open_connections() > before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert open_connections() == before  # idle for a second: closed
+    with DatabaseLane() as third:  # and a later job opens a new one
+        assert third._connections is not lane
+        assert third.run(lambda: 2) == 2
+
+
+@engine_db
 def test_the_lane_tells_the_databases_time_from_the_wait_for_a_lane_thread(settings):
     settings.MGE_DB_LANE_CONNECTIONS = 1
     limiter = ConcurrencyLimiter()
