@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -188,11 +189,14 @@ class GateStatusView(APIView):
     permission_classes = [IsAuthenticated, requires("execution.view_masterplan")]
 
     @extend_schema(responses={200: OpenApiResponse(description="gate_passed, rates, blocking")})
-    def get(self, request: Request, masterplan_id: str) -> Response:
-        masterplan = get_object_or_404(MasterPlan.objects.only("pk"), pk=masterplan_id)
-        return Response(
-            {"masterplan_id": str(masterplan.pk), **gate_status(masterplan.pk).as_json()}
-        )
+    def get(self, request: Request, masterplan_id: uuid.UUID) -> Response:
+        gate = gate_status(masterplan_id)
+        # Requirements counted mean the plan exists (the answer is polled: one query
+        # fewer); none, and it may not.
+        counted = gate.must_total or gate.should_total
+        if not counted and not MasterPlan.objects.filter(pk=masterplan_id).exists():
+            raise NotFound(f"No masterplan with the id {masterplan_id}.")
+        return Response({"masterplan_id": str(masterplan_id), **gate.as_json()})
 
 
 class ReviewedSerializer(serializers.ModelSerializer):

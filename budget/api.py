@@ -28,7 +28,7 @@ from budget.overrides import (
     override_and_resume,
     request_code,
 )
-from budget.status import STATES, budget_status
+from budget.status import STATES, budget_status, with_ledger
 from execution.api.runs import Conflict, ServiceUnavailable, requires
 from execution.models import MONEY, MasterPlan
 from execution.runtime import jobs
@@ -115,7 +115,10 @@ def budget_json(masterplan: MasterPlan) -> dict:
             "reserved_usd": state.reserved_usd,
             "estimated_usd": state.estimated_usd,
             "status": state.status,
-            "pending_cap_request": pending_request(masterplan),
+            # A plan read `with_ledger` says whether one waits: no query when none does.
+            "pending_cap_request": pending_request(masterplan)
+            if getattr(masterplan, "cap_request_waits", True)
+            else None,
         }
     ).data
 
@@ -132,7 +135,7 @@ class BudgetView(APIView):
 
     @extend_schema(responses={200: BudgetSerializer})
     def get(self, request: Request, masterplan_id: str) -> Response:
-        plans = MasterPlan.objects.defer("description")  # the document: unread, and large
+        plans = with_ledger(MasterPlan.objects.defer("description"))  # the document: large
         return Response(budget_json(get_object_or_404(plans, pk=masterplan_id)))
 
     @extend_schema(

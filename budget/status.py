@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
-from django.db.models import Q, Sum
+from django.db.models import DecimalField, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 
 from budget.counters import BudgetCounters
-from budget.models import CostEntry
+from budget.models import CapRequest, CostEntry
 from execution.models import MasterPlan
 
 
@@ -59,8 +60,29 @@ def reserved_now(masterplan_id: UUID) -> str:
     return str(BudgetCounters().reserved([masterplan_id])[masterplan_id])
 
 
+def with_ledger(plans: QuerySet[MasterPlan]) -> QuerySet[MasterPlan]:
+    """The plans with their ledger's sums and whether a cap request waits, in the same
+    query: the budget answer, polled by clients, reads one row rather than three."""
+    entries = CostEntry.objects.filter(masterplan=OuterRef("pk")).order_by().values("masterplan")
+    estimated = entries.filter(kind=CostEntry.Kind.ESTIMATED)
+    money = DecimalField(max_digits=14, decimal_places=6)
+    return plans.annotate(
+        ledger_spent=Subquery(entries.annotate(t=Sum("cost_usd")).values("t"), money),
+        ledger_estimated=Subquery(estimated.annotate(t=Sum("cost_usd")).values("t"), money),
+        cap_request_waits=Exists(
+            CapRequest.objects.filter(masterplan=OuterRef("pk"), status=CapRequest.Status.PENDING)
+        ),
+    )
+
+
 def budget_status(masterplan: MasterPlan) -> BudgetStatus:
-    return budget_statuses([masterplan])[masterplan.pk]
+    """The plan's budget; one read `with_ledger` brings its sums along (no query)."""
+    if not hasattr(masterplan, "ledger_spent"):
+        return budget_statuses([masterplan])[masterplan.pk]
+    annotated: Any = masterplan
+    reserved = BudgetCounters().reserved([masterplan.pk])[masterplan.pk]
+    spent, estimated = annotated.ledger_spent, annotated.ledger_estimated
+    return _status_of(masterplan, _micro(spent), reserved, _micro(estimated))
 
 
 def budget_statuses(masterplans: Iterable[MasterPlan]) -> dict[object, BudgetStatus]:

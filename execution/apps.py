@@ -14,9 +14,11 @@ class ExecutionConfig(AppConfig):
         from execution.runtime import checks
         from execution.runtime.concurrency.metrics import ConcurrencyCollector
         from execution.runtime.dependency_check import DEPENDENCY_CHECK
+        from mge_site.auth_backend import connect_invalidation
         from mge_site.prometheus import register_once
 
         register_once(ConcurrencyCollector)
+        connect_invalidation()  # the roles are this app's (execution/roles.py)
         checks.register(DEPENDENCY_CHECK)
         freshness.watch(Atom)
         freshness.watch(Wave)

@@ -206,8 +206,11 @@ LOGIN_URL = "login"
 # row) or with `manage.py axes_reset_username NAME`. The address is REMOTE_ADDR.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "mge_site.auth_backend.CachedPermissionsBackend",
 ]
+# How long a user's permission set is kept in Redis between requests (0: read each time);
+# every change to users, groups and permissions drops it at once (mge_site/auth_backend.py).
+MGE_PERMISSIONS_CACHE_SECONDS = env_int("MGE_PERMISSIONS_CACHE_SECONDS", 300, minimum=0)
 AXES_FAILURE_LIMIT = env_int("MGE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("MGE_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

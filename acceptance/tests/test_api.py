@@ -81,6 +81,10 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(api_client_for, reviewer
     no_requirements = client.post(f"/api/v2/testing/generate/{bare.pk}")
     assert no_requirements.status_code == 409
     assert "no requirements to test" in no_requirements.json()["detail"]
+    # The gate of a plan with no requirements is an answer; of no plan, a 404.
+    assert client.get(f"/api/v2/testing/gate-status/{bare.pk}").json()["must"]["total"] == 0
+    no_plan = client.get(f"/api/v2/testing/gate-status/{unknown}")
+    assert no_plan.status_code == 404 and str(unknown) in no_plan.json()["detail"]
 
     bad = client.get(f"/api/v2/testing/results/{masterplan.pk}?status=green&priority=may")
     assert bad.status_code == 400

@@ -101,6 +101,7 @@ def test_the_trace_page_shows_the_timeline_prompts_and_retries_in_constant_queri
     fold = Atom.objects.get(masterplan=masterplan, name="fold_accents")
     assert AtomExecutionTrace.objects.get(atom=fold).llm_calls == 3
     client.force_login(viewer)
+    client.get("/")  # the viewer's permissions read once, then kept (mge_site/auth_backend.py)
 
     once = Atom.objects.get(masterplan=masterplan, name="split_words")
     queries = {}
