@@ -3,8 +3,10 @@ share one database lane, and the plans take turns for slots."""
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -43,6 +45,15 @@ def two_wave_plan(name: str, atoms_per_wave: int) -> str:
 def drain(worker_class: type) -> None:
     queues = [django_rq.get_queue(name) for name in ("waves", "tests", "default")]
     worker_class(queues, connection=queues[0].connection).work(burst=True)
+
+
+@pytest.mark.django_db
+def test_the_worker_leaves_the_loaded_code_out_of_the_collectors_passes():
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    drain(ConcurrentWorker)  # nothing queued: it starts and ends
+    assert "execution.tasks" in sys.modules
+    assert gc.get_freeze_count() > 100_000  # Django, the SDK, the apps
 
 
 @engine_db
