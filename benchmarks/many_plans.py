@@ -301,10 +301,13 @@ def main() -> None:
     )
     fresh_database(DATABASE, environment)
     setup_django(environment)
-    from django.contrib.auth.models import User
+    from django.contrib.auth.models import Group, User
     from rest_framework.authtoken.models import Token
 
-    user = User.objects.create_superuser("bench", password="bench-only-password")
+    # A reader's account, as a dashboard or a monitoring service has (a superuser would skip
+    # every permission check).
+    user = User.objects.create_user("bench", password="bench-only-password")
+    user.groups.add(Group.objects.get(name="viewer"))
     token = Token.objects.create(user=user).key
     stub_process = subprocess.Popen(
         [sys.executable, "manage.py", "mge", "llm-stub", "--port", str(stub_port)],
