@@ -214,6 +214,8 @@ def test_the_lane_outlives_its_last_job_for_the_idle_time_only(settings):
     with DatabaseLane() as third:  # and a later job opens a new one
         assert third._connections is not lane
         assert third.run(lambda: 2) == 2
+        settings.MGE_DB_LANE_IDLE_SECONDS = 0  # closed as it ends: none left to the next test
+    assert open_connections() == before
 
 
 @engine_db
