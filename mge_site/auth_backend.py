@@ -5,8 +5,10 @@ reads the user's permissions anew for each request: two queries (the user's own,
 groups'), a third of the queries of a polled answer. The set is kept under the user's
 key for MGE_PERMISSIONS_CACHE_SECONDS and dropped on every change that can alter it — a
 user's groups, permissions or flags, a group's permissions, a group or permission
-deleted — at once and again when the change commits (a request between the two could
-read the old rows and keep them). Redis down: the database is asked, as without it.
+deleted — at once and again when the change commits. Each drop also moves a generation
+on, and a set read from the database is kept only if the generation is still the one
+seen before the read: a request that read the rows just before a change committed must
+not keep them past its drop. Redis down or slow: the database is asked, as without it.
 """
 
 from __future__ import annotations
@@ -24,13 +26,25 @@ from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from redis.exceptions import RedisError
 
-from mge_site.redis_connection import shared_redis
+from mge_site.redis_connection import LuaScript, quick_redis
 
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "mge:permissions:user:"
 INDEX_KEY = "mge:permissions:users"
 """The users whose sets are kept, so that a change to a group or a permission drops all."""
+GENERATION_KEY = "mge:permissions:generation"
+TIMEOUT_SECONDS = 0.5  # a slow Redis costs a request this, then the database answers
+
+_KEEP_IF_UNCHANGED = LuaScript(
+    """
+    if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[1] then return 0 end
+    redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+    redis.call('SADD', KEYS[2], ARGV[4])
+    redis.call('EXPIRE', KEYS[2], ARGV[3])
+    return 1
+    """
+)
 
 
 class CachedPermissionsBackend(ModelBackend):
@@ -42,40 +56,43 @@ class CachedPermissionsBackend(ModelBackend):
         # Where ModelBackend keeps the set for the rest of the request.
         kept: set[str] | None = getattr(user_obj, "_perm_cache", None)
         if kept is None:
-            kept = _kept(user_obj.pk)
+            kept, generation = _kept(user_obj.pk)
             if kept is None:
                 kept = super().get_all_permissions(user_obj)
-                _keep(user_obj.pk, kept)
+                if generation is not None:
+                    _keep(user_obj.pk, kept, generation)
             user_obj._perm_cache = kept  # type: ignore[attr-defined]
         return kept
 
 
-def _kept(user_id: Any) -> set[str] | None:
+def _redis() -> Any:
+    return quick_redis(TIMEOUT_SECONDS)
+
+
+def _kept(user_id: Any) -> tuple[set[str] | None, bytes | None]:
+    """The kept set, or None and the generation a set read now may be kept under (None:
+    keep nothing)."""
     if settings.MGE_PERMISSIONS_CACHE_SECONDS <= 0:
-        return None
+        return None, None
     try:
-        raw = shared_redis().get(f"{KEY_PREFIX}{user_id}")
+        raw, generation = _redis().mget(f"{KEY_PREFIX}{user_id}", GENERATION_KEY)
     except RedisError as error:
         logger.warning("permissions read from the database: %s", error)
-        return None
-    if raw is None:
-        return None
-    try:
-        return set(json.loads(raw))
-    except (ValueError, TypeError):
-        return None  # not ours, or cut short: read again and rewritten
+        return None, None
+    if raw is not None:
+        try:
+            return set(json.loads(raw)), None
+        except (ValueError, TypeError):
+            pass  # not ours, or cut short: read again and rewritten
+    return None, generation or b"0"
 
 
-def _keep(user_id: Any, permissions: set[str]) -> None:
+def _keep(user_id: Any, permissions: set[str], generation: bytes) -> None:
+    keys = [f"{KEY_PREFIX}{user_id}", INDEX_KEY, GENERATION_KEY]
+    value = json.dumps(sorted(permissions))
     seconds = settings.MGE_PERMISSIONS_CACHE_SECONDS
-    if seconds <= 0:
-        return
     try:
-        pipe = shared_redis().pipeline(transaction=False)
-        pipe.set(f"{KEY_PREFIX}{user_id}", json.dumps(sorted(permissions)), ex=seconds)
-        pipe.sadd(INDEX_KEY, str(user_id))
-        pipe.expire(INDEX_KEY, seconds)
-        pipe.execute()
+        _KEEP_IF_UNCHANGED(_redis(), keys, [generation, value, seconds, str(user_id)])
     except RedisError as error:
         logger.warning("permissions not kept: %s", error)
 
@@ -83,9 +100,10 @@ def _keep(user_id: Any, permissions: set[str]) -> None:
 def forget(user_ids: list[Any] | None = None) -> None:
     """Drop the kept sets of these users (None: of every user)."""
     try:
-        client = shared_redis()
+        client = _redis()
+        client.incr(GENERATION_KEY)  # first: a set being read now is not kept
         if user_ids is None:
-            user_ids = [member.decode() for member in client.smembers(INDEX_KEY)]  # type: ignore[union-attr]
+            user_ids = [member.decode() for member in client.smembers(INDEX_KEY)]
             client.delete(INDEX_KEY)
         if user_ids:
             client.delete(*(f"{KEY_PREFIX}{user_id}" for user_id in user_ids))

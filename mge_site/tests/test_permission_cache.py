@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from mge_site import auth_backend
 from mge_site.auth_backend import INDEX_KEY, KEY_PREFIX
 from mge_site.redis_connection import get_redis
 
@@ -95,3 +96,19 @@ def test_switched_off_nothing_is_kept(viewer, api_client_for, settings):
     client = api_client_for(viewer)
     assert _queries(client)[1] == _queries(client)[1]
     assert not get_redis().exists(f"{KEY_PREFIX}{viewer.pk}")
+
+
+@pytest.mark.django_db
+def test_a_set_read_before_a_change_is_not_kept_after_its_drop(viewer):
+    # A request missed and read the rows; a change committed and dropped the kept sets
+    # before the request wrote what it read: what it read is not kept.
+    kept, generation = auth_backend._kept(viewer.pk)
+    assert kept is None and generation is not None
+    auth_backend.forget([viewer.pk])
+    auth_backend._keep(viewer.pk, {"execution.view_masterplan"}, generation)
+    assert not get_redis().exists(f"{KEY_PREFIX}{viewer.pk}")
+    # Read after the change, it is.
+    kept, generation = auth_backend._kept(viewer.pk)
+    assert generation is not None
+    auth_backend._keep(viewer.pk, {"execution.view_masterplan"}, generation)
+    assert _kept(viewer) == '["execution.view_masterplan"]'
