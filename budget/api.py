@@ -115,10 +115,7 @@ def budget_json(masterplan: MasterPlan) -> dict:
             "reserved_usd": state.reserved_usd,
             "estimated_usd": state.estimated_usd,
             "status": state.status,
-            # A plan read `with_ledger` says whether one waits: no query when none does.
-            "pending_cap_request": pending_request(masterplan)
-            if getattr(masterplan, "cap_request_waits", True)
-            else None,
+            "pending_cap_request": pending_request(masterplan),
         }
     ).data
 

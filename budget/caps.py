@@ -202,7 +202,10 @@ def decide(
 
 
 def pending_request(masterplan: MasterPlan) -> CapRequest | None:
-    """The plan's request waiting for an approver (at most one), with who asked."""
+    """The plan's request waiting for an approver (at most one), with who asked; none,
+    without a query, when the plan was read `with_ledger` and says none waits."""
+    if getattr(masterplan, "cap_request_waits", True) is False:
+        return None
     return (
         masterplan.cap_requests.select_related("requested_by")
         .filter(status=CapRequest.Status.PENDING)

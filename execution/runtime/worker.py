@@ -143,8 +143,8 @@ def freeze_the_loaded_code() -> None:
 
     Fifty atoms in flight keep their requests and answers alive through several young
     collections, so they reach the oldest generation and trigger its full passes, and each
-    of those walked the whole loaded Django, SDK and app code: 140–170 ms of a worker
-    with its atom threads stopped, twice a 1,000-atom plan; ~30 ms once frozen
+    of those walked the whole loaded Django, SDK and app code: 118–185 ms of a worker
+    with its atom threads stopped, twice a 1,000-atom plan; 3–14 ms once frozen
     (benchmarks/README.md)."""
     importlib.import_module("execution.tasks")  # what a job runs, loaded before the freeze
     gc.collect()
