@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.contrib.auth.models import User
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -9,6 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import (
     APIException,
     ErrorDetail,
+    NotFound,
     PermissionDenied,
     ValidationError,
 )
@@ -28,7 +31,7 @@ from budget.overrides import (
     override_and_resume,
     request_code,
 )
-from budget.status import STATES, budget_status, with_ledger
+from budget.status import STATES, budget_status, with_ledger_by_id
 from execution.api.runs import Conflict, ServiceUnavailable, requires
 from execution.models import MONEY, MasterPlan
 from execution.runtime import jobs
@@ -131,9 +134,11 @@ class BudgetView(APIView):
         return [IsAuthenticated(), requires(needed or "execution.view_masterplan")()]
 
     @extend_schema(responses={200: BudgetSerializer})
-    def get(self, request: Request, masterplan_id: str) -> Response:
-        plans = with_ledger(MasterPlan.objects.defer("description"))  # the document: large
-        return Response(budget_json(get_object_or_404(plans, pk=masterplan_id)))
+    def get(self, request: Request, masterplan_id: UUID) -> Response:
+        masterplan = with_ledger_by_id(masterplan_id)
+        if masterplan is None:
+            raise NotFound(f"No masterplan with the id {masterplan_id}.")
+        return Response(budget_json(masterplan))
 
     @extend_schema(
         request=CapsSerializer,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import django_rq
@@ -20,7 +21,7 @@ from rq.job import Job
 from execution.models import MasterPlan
 from execution.runtime import jobs, lifecycle
 from execution.runtime.concurrency import ConcurrencyLimiter, budget_remaining_pct
-from execution.runtime.progress import masterplan_progress
+from execution.runtime.progress import masterplan_progress, masterplan_with_spent
 
 
 def requires(permission: str) -> type[BasePermission]:
@@ -109,9 +110,11 @@ class MasterPlanProgressView(APIView):
     permission_classes = [IsAuthenticated, requires("execution.view_masterplan")]
 
     @extend_schema(responses={200: OpenApiResponse(description="Counts per wave and status")})
-    def get(self, request: Request, masterplan_id: str) -> Response:
-        plans = MasterPlan.objects.with_spent().defer("description")
-        return Response(masterplan_progress(get_object_or_404(plans, pk=masterplan_id)))
+    def get(self, request: Request, masterplan_id: uuid.UUID) -> Response:
+        masterplan = masterplan_with_spent(masterplan_id)
+        if masterplan is None:
+            raise NotFound(f"No masterplan with the id {masterplan_id}.")
+        return Response(masterplan_progress(masterplan))
 
 
 class JobView(APIView):

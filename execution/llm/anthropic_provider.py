@@ -41,6 +41,10 @@ class AnthropicProvider:
             timeout=timeout,
             max_retries=max_retries,
             http_client=anthropic.DefaultHttpxClient(event_hooks=hooks),
+            # The tracing app makes each call's span (tracing/otel.py, with its cost and
+            # its atom as parent); the SDK's own would go to the global tracer provider,
+            # which nothing sets, at ~5 % of the SDK's CPU a call.
+            open_telemetry=False,
         )
 
     def complete(self, request: LLMRequest) -> LLMResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -10,15 +11,27 @@ from django.conf import settings
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from execution.models import Atom, MasterPlan
+from execution.models import Atom, MasterPlan, Wave
+from execution.runtime.spend import spent_expression
+from mge_site.prepared import PreparedValues
 
-
-def masterplan_progress(masterplan: MasterPlan) -> dict[str, Any]:
-    """`masterplan` from `MasterPlan.objects.with_spent()`. Two queries: the atoms' counts
-    and sums per wave and status (one pass over the plan's atoms), and the waves — a
-    polled endpoint, so every query counts."""
-    rows = (
-        masterplan.atoms.values("wave_id", "status")
+_PLAN = PreparedValues(
+    # The spend as `MasterPlan.objects.with_spent()` annotates it.
+    lambda pk: MasterPlan.objects.filter(pk=pk).values(
+        "id",
+        "name",
+        "status",
+        "status_reason",
+        "started_at",
+        "finished_at",
+        cost_total_usd=spent_expression(),
+    ),  # fmt: skip
+    uuid.UUID,
+)
+_COUNTS = PreparedValues(
+    lambda pk: (
+        Atom.objects.filter(masterplan_id=pk)
+        .values("wave_id", "status")
         .annotate(
             n=Count("pk"),
             input_tokens=Sum("input_tokens"),
@@ -27,9 +40,32 @@ def masterplan_progress(masterplan: MasterPlan) -> dict[str, Any]:
             timed=Count("execution_time_seconds"),
         )
         .order_by()
-    )
-    waves = list(masterplan.waves.order_by("number"))
-    number_of = {wave.pk: wave.number for wave in waves}
+    ),
+    uuid.UUID,
+)
+_WAVES = PreparedValues(
+    lambda pk: (
+        Wave.objects.filter(masterplan_id=pk)
+        .order_by("number")
+        .values("id", "number", "status", "atom_count")
+    ),
+    uuid.UUID,
+)
+
+
+def masterplan_with_spent(masterplan_id: uuid.UUID) -> MasterPlan | None:
+    """The plan as `masterplan_progress` reads it (its spend from the ledger, the rest of
+    its fields deferred), or None."""
+    return next(iter(_PLAN.instances(MasterPlan, masterplan_id)), None)
+
+
+def masterplan_progress(masterplan: MasterPlan) -> dict[str, Any]:
+    """`masterplan` from `MasterPlan.objects.with_spent()` (or `masterplan_with_spent`).
+    Two queries, prepared (a polled endpoint: mge_site.prepared): the atoms' counts and
+    sums per wave and status (one pass over the plan's atoms), and the waves."""
+    rows = _COUNTS.rows(masterplan.pk)
+    waves = _WAVES.rows(masterplan.pk)
+    number_of = {wave["id"]: wave["number"] for wave in waves}
     by_wave: dict[int | None, dict[str, int]] = {}
     by_status = dict.fromkeys(Atom.Status.values, 0)
     input_tokens = output_tokens = timed = 0
@@ -46,10 +82,10 @@ def masterplan_progress(masterplan: MasterPlan) -> dict[str, Any]:
         timed += row["timed"]
     wave_rows = [
         {
-            "number": wave.number,
-            "status": wave.status,
-            "atoms": wave.atom_count,
-            "by_status": by_wave.get(wave.number, {}),
+            "number": wave["number"],
+            "status": wave["status"],
+            "atoms": wave["atom_count"],
+            "by_status": by_wave.get(wave["number"], {}),
         }
         for wave in waves
     ]
