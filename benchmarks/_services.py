@@ -30,6 +30,7 @@ __all__ = [
     "RunFigures",
     "run_on_workers",
     "setup_django",
+    "start_stub",
     "stub",
     "wait_for_stub",
 ]
@@ -57,6 +58,19 @@ def stub(port: int, path: str, body: dict[str, Any] | None = None) -> dict[str, 
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read() or b"{}")
+
+
+def start_stub(port: int, environment: dict[str, str], *options: str) -> subprocess.Popen[bytes]:
+    """The Anthropic API stub (`manage.py mge llm-stub`) on `port`, answering; the caller
+    stops it (SIGTERM)."""
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "mge", "llm-stub", "--port", str(port), *options],
+        cwd=BASE_DIR,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+    )
+    wait_for_stub(port)
+    return process
 
 
 def wait_for_stub(port: int, timeout_s: float = 60) -> None:

@@ -21,8 +21,6 @@ then the ratios of the totals; adaptive_failed_atoms is the most of either adapt
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 
 from _services import (
     BASE_DIR,
@@ -32,6 +30,7 @@ from _services import (
     layered_masterplan,
     run_on_workers,
     setup_django,
+    start_stub,
     stub,
     wait_for_stub,
 )
@@ -88,12 +87,7 @@ def main() -> None:
     )
     fresh_database(DATABASE, base)
     setup_django(base)
-    stub_process = subprocess.Popen(
-        [sys.executable, "manage.py", "mge", "llm-stub", "--port", str(stub_port)],
-        cwd=BASE_DIR,
-        env=base,
-        stdout=subprocess.DEVNULL,
-    )
+    stub_process = start_stub(stub_port, base)
     # fixed, adaptive, adaptive, fixed: a drift of the machine's speed during the run
     # (other load, CPU boost) weighs on both alike instead of on whichever ran last.
     runs: dict[str, list[dict]] = {"fixed": [], "adaptive": []}

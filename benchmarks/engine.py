@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import math
 import signal
-import subprocess
-import sys
 from statistics import mean
 
 from _services import (
@@ -31,6 +29,7 @@ from _services import (
     layered_masterplan,
     run_on_workers,
     setup_django,
+    start_stub,
 )
 
 WAVES, ATOMS_PER_WAVE, LIMIT, LATENCY_S, WORKERS = 10, 100, 100, 1.0, 2
@@ -61,13 +60,7 @@ def main() -> None:
     from mge_site.redis_connection import get_redis
 
     latency_ms = str(int(LATENCY_S * 1000))
-    stub = subprocess.Popen(
-        [sys.executable, "manage.py", "mge", "llm-stub", "--port", str(stub_port),
-         "--latency-ms", latency_ms],
-        cwd=BASE_DIR,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    stub = start_stub(stub_port, environment, "--latency-ms", latency_ms)
     runs: dict[bool, list[RunFigures]] = {True: [], False: []}
     try:
         for number, tracing in enumerate((True, False, False, True, True, False), 1):

@@ -51,8 +51,8 @@ from _services import (
     fresh_database,
     layered_masterplan,
     setup_django,
+    start_stub,
     stub,
-    wait_for_stub,
 )
 
 PLANS, WAVES, ATOMS_PER_WAVE = 10, 5, 10
@@ -309,12 +309,8 @@ def main() -> None:
     user = User.objects.create_user("bench", password="bench-only-password")
     user.groups.add(Group.objects.get(name="viewer"))
     token = Token.objects.create(user=user).key
-    stub_process = subprocess.Popen(
-        [sys.executable, "manage.py", "mge", "llm-stub", "--port", str(stub_port)],
-        cwd=BASE_DIR, env=environment, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    stub_process = start_stub(stub_port, environment)
     try:
-        wait_for_stub(stub_port)
         baseline = run("baseline", environment, stub_port, BASELINE_WORKER, token)
         figures = run("procfile", environment, stub_port, None, token)
     finally:
