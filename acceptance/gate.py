@@ -130,7 +130,7 @@ _REQUIREMENTS = PreparedValues(
         "latest_status",
         "latest_message",
         *(f"acceptance_test__{name}" for name in _TEST_FIELDS),
-    ),  # fmt: skip
+    ),
     uuid.UUID,
 )
 

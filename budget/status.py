@@ -93,7 +93,7 @@ _WITH_LEDGER = PreparedValues(
         "budget_soft_cap_usd",
         "budget_hard_cap_usd",
         **ledger_annotations(),
-    ),  # fmt: skip
+    ),
     UUID,
 )
 
@@ -101,7 +101,7 @@ _WITH_LEDGER = PreparedValues(
 def with_ledger_by_id(masterplan_id: UUID) -> MasterPlan | None:
     """The plan `with_ledger`, its other fields deferred, by SQL compiled once (a polled
     answer: mge_site.prepared); None if there is no such plan."""
-    return next(iter(_WITH_LEDGER.instances(MasterPlan, masterplan_id)), None)
+    return _WITH_LEDGER.instance(MasterPlan, masterplan_id)
 
 
 def budget_status(masterplan: MasterPlan) -> BudgetStatus:

@@ -99,6 +99,12 @@ class PreparedValues:
             instances.append(instance)
         return instances
 
+    def instance(
+        self, model: type[M], *arguments: uuid.UUID | str, using: str = DEFAULT_DB_ALIAS
+    ) -> M | None:
+        """The first of `instances`, or None: a read by key."""
+        return next(iter(self.instances(model, *arguments, using=using)), None)
+
     def _compile(self, using: str) -> _Compiled:
         with self._lock:
             if using in self._compiled:

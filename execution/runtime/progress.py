@@ -25,7 +25,7 @@ _PLAN = PreparedValues(
         "started_at",
         "finished_at",
         cost_total_usd=spent_expression(),
-    ),  # fmt: skip
+    ),
     uuid.UUID,
 )
 _COUNTS = PreparedValues(
@@ -56,7 +56,7 @@ _WAVES = PreparedValues(
 def masterplan_with_spent(masterplan_id: uuid.UUID) -> MasterPlan | None:
     """The plan as `masterplan_progress` reads it (its spend from the ledger, the rest of
     its fields deferred), or None."""
-    return next(iter(_PLAN.instances(MasterPlan, masterplan_id)), None)
+    return _PLAN.instance(MasterPlan, masterplan_id)
 
 
 def masterplan_progress(masterplan: MasterPlan) -> dict[str, Any]:

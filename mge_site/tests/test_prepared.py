@@ -86,6 +86,8 @@ def test_instances_carry_fields_annotations_and_defer_the_rest(imported):
     assert read.started_at is not None and read.started_at.utcoffset() is not None  # aware
     assert read.cost_total_usd == expected.cost_total_usd == Decimal("0.125001")  # type: ignore[attr-defined]
     assert "description" in read.get_deferred_fields()
+    assert prepared.instance(MasterPlan, masterplan.pk) is not None
+    assert prepared.instance(MasterPlan, uuid.uuid4()) is None
 
 
 def test_an_argument_the_query_does_not_take_cannot_be_prepared(db):
